@@ -1,0 +1,1 @@
+"""Converters from the official releases of image-quality corpora to Hugging Face Datasets."""

@@ -1,0 +1,69 @@
+# coding=utf-8
+# Copyright 2026 The liqe authors.
+"""Processor for LIQE: the image processor, the CLIP tokenizer and the prompt builder."""
+
+import copy
+import itertools
+
+from transformers.processing_utils import ProcessorMixin
+
+
+class LIQEProcessor(ProcessorMixin):
+    r"""
+    Wraps a [`LIQEImageProcessor`] and a CLIP tokenizer, and builds LIQE's prompts: one per combination of
+    the label axes (first axis outermost), written with `prompt_template`.
+
+    `processor(images=...)` gives the model inputs (`pixel_values`, `patch_mask`); `processor(text=...)`
+    tokenises text; `processor.tokenize_prompts()` tokenises all prompts for `LIQEModel.set_prompt_tokens`.
+    """
+
+    attributes = ["image_processor", "tokenizer"]
+    image_processor_class = "AutoImageProcessor"
+    tokenizer_class = "AutoTokenizer"
+
+    def __init__(self, image_processor=None, tokenizer=None, label_axes=None, prompt_template=None, **kwargs):
+        self.label_axes = copy.deepcopy(label_axes)
+        self.prompt_template = prompt_template
+        super().__init__(image_processor, tokenizer, **kwargs)
+
+    @classmethod
+    def from_liqe_config(cls, config, image_processor, tokenizer):
+        return cls(image_processor, tokenizer, label_axes=config.label_axes, prompt_template=config.prompt_template)
+
+    def __call__(self, images=None, text=None, **kwargs):
+        """`images` → image processor kwargs (training, seed, return_window_boxes); `text` → tokenizer."""
+        if images is None and text is None:
+            raise ValueError("give images, text or both")
+        image_keys = {"training", "seed", "generator", "return_window_boxes"}
+        image_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in image_keys}
+        kwargs.pop("return_tensors", None)
+        output = {}
+        if images is not None:
+            output.update(self.image_processor(images, **image_kwargs))
+        if text is not None:
+            output.update(self.tokenizer(text, padding=kwargs.pop("padding", "longest"), return_tensors="pt", **kwargs))
+        from transformers.feature_extraction_utils import BatchFeature
+
+        return BatchFeature(data=output)
+
+    def build_prompts(self):
+        """All prompts, first axis outermost; needs `label_axes` and `prompt_template`."""
+        if not self.label_axes or not self.prompt_template:
+            raise ValueError("this processor has no label_axes / prompt_template (build it with from_liqe_config)")
+        names = [axis["name"] for axis in self.label_axes]
+        return [
+            self.prompt_template.format(**dict(zip(names, combination)))
+            for combination in itertools.product(*(axis["labels"] for axis in self.label_axes))
+        ]
+
+    def tokenize_prompts(self):
+        """(input_ids, attention_mask) of all prompts, padded to the longest."""
+        encoded = self.tokenizer(self.build_prompts(), padding="longest", return_tensors="pt")
+        return encoded["input_ids"], encoded["attention_mask"]
+
+    @property
+    def model_input_names(self):
+        return ["pixel_values", "patch_mask"]
+
+
+__all__ = ["LIQEProcessor"]

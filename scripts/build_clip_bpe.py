@@ -61,32 +61,8 @@ OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
 """
 
-OPEN_CLIP_LICENSE = """MIT License
-
-Copyright (c) 2012-2021 Gabriel Ilharco, Mitchell Wortsman,
-Nicholas Carlini, Rohan Taori, Achal Dave, Vaishaal Shankar,
-John Miller, Hongseok Namkoong, Hannaneh Hajishirzi, Ali Farhadi,
-Ludwig Schmidt
-
-Permission is hereby granted, free of charge, to any person obtaining
-a copy of this software and associated documentation files (the
-"Software"), to deal in the Software without restriction, including
-without limitation the rights to use, copy, modify, merge, publish,
-distribute, sublicense, and/or sell copies of the Software, and to
-permit persons to whom the Software is furnished to do so, subject to
-the following conditions:
-
-The above copyright notice and this permission notice shall be
-included in all copies or substantial portions of the Software.
-
-THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND,
-EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF
-MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
-NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE
-LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION
-OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
-WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
-"""
+# OpenCLIP's licence is copied verbatim from the wheel's own dist-info (not retyped).
+LICENSE_MEMBER_SUFFIX = ".dist-info/licenses/LICENSE"
 
 
 def bytes_to_unicode():
@@ -133,6 +109,10 @@ def main(argv=None):
     wheel = Path(args.wheel)
     with zipfile.ZipFile(wheel) as zf:
         gz_bytes = zf.read(MEMBER)
+        license_members = [name for name in zf.namelist() if name.endswith(LICENSE_MEMBER_SUFFIX)]
+        if not license_members:
+            raise SystemExit(f"{wheel}: no {LICENSE_MEMBER_SUFFIX} member; cannot copy OpenCLIP's licence")
+        open_clip_license = zf.read(license_members[0]).decode("utf-8")
     gz_sha = hashlib.sha256(gz_bytes).hexdigest()
     wheel_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
 
@@ -155,8 +135,10 @@ def main(argv=None):
         "Both projects are MIT-licensed; their licence texts follow.\n\n"
         "==== OpenAI CLIP (https://github.com/openai/CLIP) ====\n\n"
         + OPENAI_LICENSE
-        + "\n==== OpenCLIP (https://github.com/mlfoundations/open_clip) ====\n\n"
-        + OPEN_CLIP_LICENSE,
+        + "\n==== OpenCLIP (https://github.com/mlfoundations/open_clip), verbatim from the wheel's "
+        + license_members[0]
+        + " ====\n\n"
+        + open_clip_license,
     )
     _write(
         out / "README.md",

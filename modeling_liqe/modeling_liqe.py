@@ -2,6 +2,7 @@
 # Copyright 2026 The liqe authors. Method: Zhang et al., CVPR 2023 (MIT-licensed reference code).
 """PyTorch LIQE: CLIP scores each image window against one prompt per (quality, scene, distortion)."""
 
+import hashlib
 from dataclasses import dataclass
 from typing import Optional
 
@@ -95,6 +96,11 @@ class LIQEModel(LIQEPreTrainedModel):
         self.register_buffer(
             "prompt_attention_mask", torch.zeros(config.num_prompts, context_length, dtype=torch.long)
         )
+        # Prompt text features shipped with the weights (written by save_pretrained), with a fingerprint of
+        # the text weights they were computed from: a loaded model skips encoding 495 prompts when the
+        # fingerprint still matches, and recomputes them when it does not.
+        self.register_buffer("prompt_text_features", torch.zeros(config.num_prompts, config.clip_config.projection_dim))
+        self.register_buffer("prompt_text_fingerprint", torch.zeros(32, dtype=torch.uint8))
         self._text_cache_key = None
         self._text_cache = None
         self.post_init()
@@ -117,9 +123,11 @@ class LIQEModel(LIQEPreTrainedModel):
 
                 tokenizer = AutoTokenizer.from_pretrained(clip_name_or_path)
             except (OSError, ValueError):
-                from .clip_bpe import load_clip_tokenizer
+                # importlib, not a relative import statement: the bundled vocabulary is package data of the
+                # installed package, and save_pretrained must not copy clip_bpe.py into Hub folders.
+                import importlib
 
-                tokenizer = load_clip_tokenizer()
+                tokenizer = importlib.import_module(".clip_bpe", __package__).load_clip_tokenizer()
         model.set_prompt_tokens_from_tokenizer(tokenizer)
         return model
 
@@ -148,7 +156,7 @@ class LIQEModel(LIQEPreTrainedModel):
     def _text_weights_key(self):
         # Parameter version counters move on every in-place update (optimizer step, load_state_dict, copy_).
         tensors = list(self.clip.text_model.parameters()) + list(self.clip.text_projection.parameters())
-        tensors += [self.prompt_input_ids, self.prompt_attention_mask]
+        tensors += [self.prompt_input_ids, self.prompt_attention_mask, self.prompt_text_features, self.prompt_text_fingerprint]
         return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
     def _encode_prompts(self):
@@ -169,11 +177,21 @@ class LIQEModel(LIQEPreTrainedModel):
             pooled = self.clip.text_model(
                 input_ids=input_ids[start : start + chunk],
                 attention_mask=attention_mask[start : start + chunk],
-                return_dict=True,
             ).pooler_output
             features.append(self.clip.text_projection(pooled))
         features = torch.cat(features)
         return features / features.norm(dim=-1, keepdim=True)
+
+    def _text_fingerprint(self):
+        """BLAKE2 digest of every tensor the prompt features depend on (text tower, projection, prompts)."""
+        digest = hashlib.blake2b(digest_size=32)
+        tensors = list(self.clip.text_model.state_dict().items()) + list(self.clip.text_projection.state_dict().items())
+        tensors += [("prompt_input_ids", self.prompt_input_ids), ("prompt_attention_mask", self.prompt_attention_mask)]
+        for name, tensor in tensors:
+            tensor = tensor.detach().contiguous().cpu()
+            digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+        return torch.frombuffer(bytearray(digest.digest()), dtype=torch.uint8)
 
     def prompt_features(self):
         """L2-normalised text features of all prompts, (num_prompts, projection_dim)."""
@@ -184,15 +202,36 @@ class LIQEModel(LIQEPreTrainedModel):
         key = self._text_weights_key()
         if key != self._text_cache_key:
             with torch.no_grad():
-                self._text_cache = self._encode_prompts()
+                shipped = self.prompt_text_fingerprint.cpu()
+                if bool(shipped.any()) and torch.equal(shipped, self._text_fingerprint()):
+                    self._text_cache = self.prompt_text_features.clone()
+                else:
+                    self._text_cache = self._encode_prompts()
             self._text_cache_key = key
         return self._text_cache
+
+    def store_prompt_features(self):
+        """Write the current prompt features and their fingerprint into the buffers that get saved."""
+        with torch.no_grad():
+            features = self.prompt_features() if not self.training else self._encode_prompts()
+            self.prompt_text_features.copy_(features)
+            self.prompt_text_fingerprint.copy_(self._text_fingerprint().to(self.prompt_text_fingerprint.device))
+        # The buffers just changed version: keep the cache valid without re-encoding.
+        self._text_cache_key = self._text_weights_key()
+        self._text_cache = features
+
+    def save_pretrained(self, *args, **kwargs):
+        """As `PreTrainedModel.save_pretrained`, shipping the prompt features with the weights."""
+        if int(self.prompt_attention_mask.sum()) > 0:
+            self.store_prompt_features()
+        return super().save_pretrained(*args, **kwargs)
 
     # -- images ----------------------------------------------------------------------------------------------
     def image_features(self, pixel_values):
         """L2-normalised image features of windows (..., 3, H, W) → (..., projection_dim)."""
         shape = pixel_values.shape[:-3]
-        pooled = self.clip.vision_model(pixel_values=pixel_values.reshape(-1, *pixel_values.shape[-3:]), return_dict=True).pooler_output
+        # No `return_dict`: transformers 4.5x's later CLIP towers reject it; every version returns an output object.
+        pooled = self.clip.vision_model(pixel_values=pixel_values.reshape(-1, *pixel_values.shape[-3:])).pooler_output
         features = self.clip.visual_projection(pooled)
         features = features / features.norm(dim=-1, keepdim=True)
         return features.reshape(*shape, -1)

@@ -156,6 +156,9 @@ def mat_strings(array, where):
     strings = []
     for position, item in enumerate(array.ravel(), start=1):
         while isinstance(item, np.ndarray):  # cells nest: [array(['name.bmp'])]
+            if item.size == 0:  # an empty MATLAB string
+                item = ""
+                break
             if item.size != 1:
                 raise ConversionError(f"{where}: entry {position} is not a single string ({item!r})")
             item = item.ravel()[0]

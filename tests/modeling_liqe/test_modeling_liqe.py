@@ -180,3 +180,29 @@ def test_config_rejects_inconsistent_axes():
         LIQEConfig(variant=None, label_axes=[{"name": "quality", "labels": ["a"]}], prompt_template="{quality}")
     with pytest.raises(ValueError, match="Unknown LIQE variant"):
         LIQEConfig(variant="nope")
+
+
+def test_saved_folder_ships_prompt_features_and_they_are_trusted_only_for_the_same_weights(converted, tmp_path, monkeypatch):
+    model, processor = converted
+    model.save_pretrained(tmp_path / "saved")
+    inputs = processor(images=str(FIXTURES / "images" / "astronaut.png"))
+    with torch.no_grad():
+        expected = model(**inputs).score
+
+    calls = []
+    original = LIQEModel._encode_prompts
+    monkeypatch.setattr(LIQEModel, "_encode_prompts", lambda self: calls.append(1) or original(self))
+
+    loaded = LIQEModel.from_pretrained(tmp_path / "saved").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).score, expected, atol=1e-6, rtol=0)
+    assert calls == []  # the shipped features were used, no prompt was encoded
+
+    # Change the text tower: the shipped features no longer match and are recomputed.
+    with torch.no_grad():
+        loaded.clip.text_projection.weight.mul_(1.5).add_(0.01)
+        rescored = loaded(**inputs).score
+        fresh = _fresh_model_from(loaded)
+        fresh.prompt_text_fingerprint.zero_()  # a model that has never seen shipped features
+        torch.testing.assert_close(rescored, fresh(**inputs).score, atol=0, rtol=0)
+    assert len(calls) >= 1

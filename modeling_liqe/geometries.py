@@ -1,0 +1,143 @@
+# coding=utf-8
+# Copyright 2026 The liqe authors.
+"""Named CLIP backbone geometries, and randomly initialised LIQE models built on them.
+
+No pretrained CLIP weights can be downloaded in this project's environments, so `liqe init` (the README's
+first command, the benchmarks, the Space's smoke tests) builds a LIQE model folder with random weights on one
+of these backbones. The geometries are written the OpenAI way (the numbers an OpenAI CLIP state dict implies)
+and turned into a transformers `CLIPConfig` by the converter's own `clip_config_from_openai_state_dict`, so a
+folder made by `liqe init --geometry tiny` has exactly the config that `liqe convert` gives the golden tiny
+checkpoint (QuickGELU, LayerNorm eps 1e-5, heads = width / 64, bos 49406, eos = pad = 49407).
+"""
+
+import torch
+
+# OpenAI CLIP ViT geometries: embed = projection size; heads are width / 64 in both towers (at least 1).
+GEOMETRIES = {
+    # The golden reference's tiny random CLIP (tests/openai_clip_recipe.py): ~3.4 M parameters, most of them
+    # the 49,408 x 64 token embedding.
+    "tiny": {
+        "embed": 32,
+        "vision_width": 64,
+        "vision_layers": 2,
+        "patch": 32,
+        "image": 224,
+        "text_width": 64,
+        "text_layers": 2,
+        "context": 77,
+        "vocab": 49408,
+    },
+    # OpenAI CLIP ViT-B/32, the backbone of the published LIQE checkpoints (~151 M parameters).
+    "vit-b-32": {
+        "embed": 512,
+        "vision_width": 768,
+        "vision_layers": 12,
+        "patch": 32,
+        "image": 224,
+        "text_width": 512,
+        "text_layers": 12,
+        "context": 77,
+        "vocab": 49408,
+    },
+}
+
+
+def _shape_only_state_dict(geometry):
+    """The OpenAI-format tensors the converter reads the architecture from, as shape-only (meta) tensors."""
+    g = geometry
+    grid = g["image"] // g["patch"]
+
+    def meta(*shape):
+        return torch.empty(*shape, device="meta")
+
+    state = {
+        "visual.conv1.weight": meta(g["vision_width"], 3, g["patch"], g["patch"]),
+        "visual.positional_embedding": meta(grid * grid + 1, g["vision_width"]),
+        "visual.proj": meta(g["vision_width"], g["embed"]),
+        "ln_final.weight": meta(g["text_width"]),
+        "positional_embedding": meta(g["context"], g["text_width"]),
+        "token_embedding.weight": meta(g["vocab"], g["text_width"]),
+    }
+    for prefix, width, layers in (
+        ("visual.transformer.resblocks.", g["vision_width"], g["vision_layers"]),
+        ("transformer.resblocks.", g["text_width"], g["text_layers"]),
+    ):
+        for n in range(layers):
+            state[f"{prefix}{n}.mlp.c_fc.weight"] = meta(4 * width, width)
+    return state
+
+
+def clip_config_for_geometry(name):
+    """The transformers `CLIPConfig` of a named geometry (see `GEOMETRIES`)."""
+    from .convert_liqe_checkpoint import clip_config_from_openai_state_dict
+
+    if name not in GEOMETRIES:
+        raise ValueError(f"unknown geometry {name!r}; expected one of {sorted(GEOMETRIES)}")
+    return clip_config_from_openai_state_dict(_shape_only_state_dict(GEOMETRIES[name]), source=f"geometry {name!r}")
+
+
+def init_random_model(geometry="tiny", variant="full", seed=0, output_dir=None, dtype=torch.float32):
+    """A randomly initialised `LIQEModel` (CLIP's own initialisation, seeded) with its prompts tokenised.
+
+    Returns (model, processor) in eval mode; with `output_dir`, also saves both and a model card there, as a
+    folder that `AutoModel.from_pretrained(output_dir, trust_remote_code=True)` loads. The global torch RNG is
+    left untouched. The scores of such a model mean nothing: it is for smoke tests, demos and benchmarks.
+    """
+    from pathlib import Path
+
+    from .clip_bpe import load_clip_tokenizer
+    from .configuration_liqe import LIQEConfig
+    from .image_processing_liqe import LIQEImageProcessor
+    from .modeling_liqe import LIQEModel
+    from .processing_liqe import LIQEProcessor
+
+    clip_config = clip_config_for_geometry(geometry)
+    config = LIQEConfig(clip_config=clip_config, variant=variant)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LIQEModel(config)
+    tokenizer = load_clip_tokenizer(model_max_length=clip_config.text_config.max_position_embeddings)
+    processor = LIQEProcessor.from_liqe_config(config, LIQEImageProcessor.from_liqe_config(config), tokenizer)
+    model.set_prompt_tokens(*processor.tokenize_prompts())
+    model = model.to(dtype).eval()
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        model.save_pretrained(output_dir)
+        processor.save_pretrained(output_dir)
+        (output_dir / "README.md").write_text(_model_card(config, geometry, seed), encoding="utf-8")
+    return model, processor
+
+
+def _model_card(config, geometry, seed):
+    vision = config.clip_config.vision_config
+    return f"""---
+library_name: transformers
+license: mit
+pipeline_tag: image-classification
+tags:
+- image-quality-assessment
+- liqe
+- clip
+- random-weights
+---
+
+# LIQE ({config.variant} variant), RANDOMLY INITIALISED
+
+This folder was written by `liqe init --geometry {geometry} --variant {config.variant} --seed {seed}`: a LIQE
+model whose CLIP backbone (ViT, {vision.num_hidden_layers} layers, width {vision.hidden_size}, patch
+{vision.patch_size}) has random weights. Its scores are meaningless; it exists to try the tools, run smoke tests
+and time the code. Convert a published checkpoint with `liqe convert` for real quality assessment.
+
+{config.num_prompts} prompts over the axes {", ".join(f"{a['name']} ({len(a['labels'])})" for a in config.label_axes)}.
+
+```python
+from transformers import AutoModel, AutoProcessor
+
+model = AutoModel.from_pretrained("<this folder>", trust_remote_code=True).eval()
+processor = AutoProcessor.from_pretrained("<this folder>", trust_remote_code=True)
+print(model(**processor(images="photo.jpg")).score)  # 1 (bad) .. 5 (perfect)
+```
+"""
+
+
+__all__ = ["GEOMETRIES", "clip_config_for_geometry", "init_random_model"]

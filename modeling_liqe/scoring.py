@@ -1,0 +1,194 @@
+# coding=utf-8
+# Copyright 2026 The liqe authors.
+"""Batch scoring engine shared by the `liqe` CLI, the Gradio Space and the benchmarks.
+
+```python
+from modeling_liqe.scoring import LIQEScorer
+
+scorer = LIQEScorer("path/to/model_or_hub_id", device="auto", batch_size=8)
+for row in scorer.score_paths(["a.jpg", "b.png"]):
+    print(row["path"], row["score"], row["scene"], row["distortion"], row["error"])
+```
+
+Images are loaded and cut into windows one at a time on the CPU; the windows of up to `batch_size` images go
+through the model together. A file that cannot be scored gives a row whose `error` names the file and the
+problem, and the others go on. Rows come out in input order. Not part of the Hub remote code.
+"""
+
+import math
+import os
+
+import torch
+
+RESULT_KEYS = ("path", "score", "scene", "distortion", "quality_probs", "scene_probs", "distortion_probs", "error")
+
+
+def resolve_device(device="auto"):
+    """`"auto"` → cuda, else mps, else cpu; any other value is checked for availability and returned."""
+    device = "auto" if device is None else str(device)
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    kind = device.split(":")[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but this torch build sees no CUDA device")
+    if kind == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {device!r} asked for, but MPS is not available here")
+    torch.device(device)  # raises on malformed names
+    return device
+
+
+def _error_message(name, error):
+    """The message of a per-file failure; always names the file."""
+    text = str(error)
+    # LIQEImageError messages already start with the file name (the class may come from the Hub module cache,
+    # so it is recognised by name rather than by isinstance).
+    if type(error).__name__ == "LIQEImageError" and text:
+        return text
+    return f"{name}: {type(error).__name__}: {text}" if text else f"{name}: {type(error).__name__}"
+
+
+class LIQEScorer:
+    r"""
+    Scores images with a LIQE model folder or Hub id (loaded with `trust_remote_code=True`, in eval mode).
+
+    Args:
+        model (`str` or `os.PathLike` or `LIQEModel`): a model folder or Hub id, or an already loaded model
+            (then give `processor` too).
+        device (`str`, *optional*, defaults to `"cpu"`): `"cpu"`, `"cuda"`, `"cuda:1"`, `"mps"` or `"auto"`.
+        batch_size (`int`, *optional*, defaults to 8): images whose windows go through the model together.
+        processor (`LIQEProcessor`, *optional*): the processor, when `model` is a loaded model.
+        dtype (`torch.dtype`, *optional*): cast the model (e.g. `torch.float16` on a GPU); default: as saved.
+        max_image_pixels (`int`, *optional*): refuse larger images (default: Pillow's limit, ~89 M pixels).
+        **from_pretrained_kwargs: passed to `from_pretrained` (e.g. `revision`, `cache_dir`).
+
+    Each result is a dict with `path` (the name given), `score` (float in [1, 5] for the paper's weights),
+    `scene` and `distortion` (argmax labels), `quality_probs`, `scene_probs`, `distortion_probs` (label →
+    probability) and `error` (None when fine). A model variant without a scene or distortion axis gives None
+    for those. On a failed image, every field but `path` and `error` is None.
+    """
+
+    def __init__(self, model, device="cpu", batch_size=8, processor=None, dtype=None, max_image_pixels=None,
+                 **from_pretrained_kwargs):
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = int(batch_size)
+        self.device = torch.device(resolve_device(device))
+        if isinstance(model, (str, os.PathLike)):
+            from transformers import AutoModel, AutoProcessor
+
+            source = os.fspath(model)
+            model = AutoModel.from_pretrained(source, trust_remote_code=True, **from_pretrained_kwargs)
+            if processor is None:
+                processor = AutoProcessor.from_pretrained(source, trust_remote_code=True, **from_pretrained_kwargs)
+        elif processor is None:
+            raise ValueError("give the processor when passing a loaded model")
+        if dtype is not None:
+            model = model.to(dtype)
+        self.model = model.to(self.device).eval()
+        self.processor = processor
+        self.image_processor = getattr(processor, "image_processor", processor)
+        if max_image_pixels is not None:
+            self.image_processor.max_image_pixels = int(max_image_pixels)
+        config = self.model.config
+        self.axis_names = list(config.axis_names)
+        self.axis_labels = {axis["name"]: list(axis["labels"]) for axis in config.label_axes}
+        self.quality_axis = config.quality_axis
+
+    # -- public API ------------------------------------------------------------------------------------------
+    def score_paths(self, paths):
+        """Score image files; yields one result dict per path, in order (lazily: a generator)."""
+        return self._score((os.fspath(path), os.fspath(path)) for path in paths)
+
+    def score_images(self, images, names=None):
+        """Score PIL images (or uint8 arrays); returns the list of result dicts. `path` is `names[i]` or None."""
+        images = list(images)
+        names = [None] * len(images) if names is None else list(names)
+        if len(names) != len(images):
+            raise ValueError(f"{len(names)} names for {len(images)} images")
+        return list(self._score(zip(names, images)))
+
+    @property
+    def result_keys(self):
+        return RESULT_KEYS
+
+    # -- engine ----------------------------------------------------------------------------------------------
+    def _prepare(self, name, source, index):
+        """(windows (P, 3, S, S), None) or (None, error message) for one image."""
+        try:
+            features = self.image_processor(source)
+            return features["pixel_values"][0], None
+        except Exception as error:  # one bad image must not stop the batch; the message names it
+            return None, _error_message(name if name is not None else f"image {index}", error)
+
+    def _score(self, items):
+        pending = []  # (name, windows or None, error or None), in input order
+        ready = 0
+        for index, (name, source) in enumerate(items):
+            windows, error = self._prepare(name, source, index)
+            if windows is None and ready == 0:
+                yield self._failed_row(name, error)  # nothing ahead of it: no need to wait for a batch
+                continue
+            pending.append((name, windows, error))
+            if windows is not None:
+                ready += 1
+                if ready == self.batch_size:
+                    yield from self._run(pending)
+                    pending, ready = [], 0
+        if pending:
+            yield from self._run(pending)
+
+    def _run(self, pending):
+        windows = [item[1] for item in pending if item[1] is not None]
+        num_patches = max(w.shape[0] for w in windows)
+        pixel_values = windows[0].new_zeros((len(windows), num_patches, *windows[0].shape[1:]))
+        patch_mask = torch.zeros(len(windows), num_patches, dtype=torch.long)
+        for row, w in enumerate(windows):
+            pixel_values[row, : w.shape[0]] = w
+            patch_mask[row, : w.shape[0]] = 1
+        with torch.inference_mode():
+            output = self.model(pixel_values=pixel_values.to(self.device), patch_mask=patch_mask.to(self.device))
+        scores = output.score.float().cpu().tolist()
+        marginals = {name: probs.float().cpu().tolist() for name, probs in zip(self.axis_names, output.axis_probs)}
+        results = iter(range(len(windows)))
+        for name, w, error in pending:
+            if w is None:
+                yield self._failed_row(name, error)
+                continue
+            row = next(results)
+            yield self._row(name, scores[row], {axis: values[row] for axis, values in marginals.items()})
+
+    def _probs(self, axis, marginals):
+        if axis not in marginals:
+            return None
+        return dict(zip(self.axis_labels[axis], marginals[axis]))
+
+    def _row(self, name, score, marginals):
+        scene_probs = self._probs("scene", marginals)
+        distortion_probs = self._probs("distortion", marginals)
+        return {
+            "path": name,
+            "score": score if math.isfinite(score) else None,
+            "scene": max(scene_probs, key=scene_probs.get) if scene_probs else None,
+            "distortion": max(distortion_probs, key=distortion_probs.get) if distortion_probs else None,
+            "quality_probs": self._probs(self.quality_axis, marginals),
+            "scene_probs": scene_probs,
+            "distortion_probs": distortion_probs,
+            "error": None if math.isfinite(score) else f"{name}: the model gave a non-finite score",
+        }
+
+    @staticmethod
+    def _failed_row(name, error):
+        row = dict.fromkeys(RESULT_KEYS)
+        row["path"] = name
+        row["error"] = error
+        return row
+
+
+__all__ = ["LIQEScorer", "RESULT_KEYS", "resolve_device"]

@@ -1,0 +1,182 @@
+"""LIQEScorer: golden scores through a saved folder, batching, per-file errors, variants, devices.
+
+`tiny_model_dir` (also used by test_cli.py) converts the golden tiny random CLIP once per session.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from modeling_liqe.scoring import RESULT_KEYS, LIQEScorer, resolve_device
+from tests.conftest import FIXTURES
+from tests.openai_clip_recipe import TINY_CHECKSUM, build_openai_clip_state_dict, state_dict_checksum
+
+GOLDEN_IMAGES = FIXTURES / "images"
+SCORE_TOLERANCE = 1e-4
+
+_SESSION_CACHE = {}
+
+
+def golden_state_dict():
+    """The golden tiny random OpenAI-format CLIP (built once per session; ~4 s)."""
+    if "state" not in _SESSION_CACHE:
+        state = build_openai_clip_state_dict(seed=1234)
+        assert state_dict_checksum(state) == TINY_CHECKSUM
+        _SESSION_CACHE["state"] = state
+    return _SESSION_CACHE["state"]
+
+
+def tiny_model_dir(tmp_path_factory):
+    """A model folder converted from the golden checkpoint, shared by the test modules of a session."""
+    if "model_dir" not in _SESSION_CACHE:
+        from modeling_liqe.convert_liqe_checkpoint import convert_checkpoint
+
+        root = tmp_path_factory.mktemp("tiny-liqe")
+        source = root / "tiny_openai_clip.pt"
+        torch.save(golden_state_dict(), source)
+        convert_checkpoint(source, root / "model")
+        _SESSION_CACHE["model_dir"] = root / "model"
+    return _SESSION_CACHE["model_dir"]
+
+
+def load_golden():
+    with open(FIXTURES / "golden_expected.json", encoding="utf-8") as f:
+        return json.load(f)["images"]
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return load_golden()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return tiny_model_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def scorer(model_dir):
+    return LIQEScorer(model_dir, device="cpu", batch_size=4)
+
+
+def _small_images(tmp_path):
+    """Images with different window counts (1, 4 and 15+) so that batches need padding."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for name, (w, h) in {"one_window.png": (224, 224), "four_windows.png": (256, 256), "small.png": (10, 10)}.items():
+        path = tmp_path / name
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_golden_scores_through_saved_folder(scorer, golden):
+    names = sorted(golden)
+    rows = list(scorer.score_paths([GOLDEN_IMAGES / name for name in names]))
+    assert [row["path"] for row in rows] == [str(GOLDEN_IMAGES / name) for name in names]
+    for name, row in zip(names, rows):
+        expected = golden[name]
+        assert set(row) == set(RESULT_KEYS)
+        assert row["error"] is None
+        assert row["score"] == pytest.approx(expected["score"], abs=SCORE_TOLERANCE), name
+        assert row["scene"] == expected["scene"], name
+        assert row["distortion"] == expected["distortion"], name
+        assert list(row["quality_probs"]) == ["bad", "poor", "fair", "good", "perfect"]
+        np.testing.assert_allclose(list(row["quality_probs"].values()), expected["quality_probs"], atol=1e-5)
+        np.testing.assert_allclose(list(row["scene_probs"].values()), expected["scene_probs"], atol=1e-5)
+        np.testing.assert_allclose(list(row["distortion_probs"].values()), expected["distortion_probs"], atol=1e-5)
+        assert sum(row["scene_probs"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_batching_and_padding_do_not_change_results(model_dir, tmp_path):
+    paths = _small_images(tmp_path) + [str(GOLDEN_IMAGES / "astronaut.png")]
+    one = list(LIQEScorer(model_dir, batch_size=1).score_paths(paths))
+    together = list(LIQEScorer(model_dir, batch_size=8).score_paths(paths))
+    for a, b in zip(one, together):
+        assert a["path"] == b["path"] and a["error"] is None and b["error"] is None
+        assert a["score"] == pytest.approx(b["score"], abs=1e-5)
+        assert a["scene"] == b["scene"] and a["distortion"] == b["distortion"]
+
+
+def test_prompts_are_not_re_encoded_per_batch(scorer, tmp_path, monkeypatch):
+    calls = []
+    original = scorer.model._encode_prompts
+    monkeypatch.setattr(scorer.model, "_encode_prompts", lambda: calls.append(1) or original())
+    paths = _small_images(tmp_path) * 3  # 9 images, batch size 4: three model calls
+    rows = list(scorer.score_paths(paths))
+    assert len(rows) == 9 and all(row["error"] is None for row in rows)
+    assert len(calls) <= 1
+
+
+def test_bad_file_gives_an_error_row_and_the_batch_goes_on(scorer, tmp_path):
+    good = str(GOLDEN_IMAGES / "astronaut.png")
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image\n")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    missing = str(tmp_path / "missing.png")
+    paths = [str(text), good, missing, str(empty), good]
+    rows = list(scorer.score_paths(paths))
+    assert [row["path"] for row in rows] == paths
+    for row, path in zip(rows, paths):
+        if path == good:
+            assert row["error"] is None and 1.0 <= row["score"] <= 5.0
+        else:
+            assert row["error"].startswith(path), row["error"]
+            assert row["score"] is None and row["scene"] is None and row["quality_probs"] is None
+    assert rows[1]["score"] == rows[4]["score"]
+    assert "empty" in rows[3]["error"] and "no such file" in rows[2]["error"]
+
+
+def test_score_images_matches_score_paths(scorer):
+    path = GOLDEN_IMAGES / "rocket_left_900x600.png"
+    [from_path] = scorer.score_paths([path])
+    image = Image.open(path)
+    rows = scorer.score_images([image, np.asarray(image.convert("RGB"))], names=["a", "b"])
+    assert [row["path"] for row in rows] == ["a", "b"]
+    for row in rows:
+        assert row["score"] == pytest.approx(from_path["score"], abs=1e-6)
+    [unnamed] = scorer.score_images([image])
+    assert unnamed["path"] is None and unnamed["error"] is None
+    [bad] = scorer.score_images(["not a picture"])  # a string is taken as a path
+    assert bad["error"].startswith("not a picture")
+
+
+@pytest.mark.parametrize("variant, has_scene, has_distortion", [
+    ("quality", False, False),
+    ("quality_distortion", False, True),
+])
+def test_variants_without_an_axis_give_none(variant, has_scene, has_distortion):
+    from modeling_liqe.geometries import init_random_model
+
+    model, processor = init_random_model("tiny", variant=variant, seed=0)
+    scorer = LIQEScorer(model, processor=processor)
+    [row] = scorer.score_paths([GOLDEN_IMAGES / "astronaut.png"])
+    assert row["error"] is None and 1.0 <= row["score"] <= 5.0
+    assert len(row["quality_probs"]) == 5
+    assert (row["scene"] is not None, row["scene_probs"] is not None) == (has_scene, has_scene)
+    assert (row["distortion"] is not None, row["distortion_probs"] is not None) == (has_distortion, has_distortion)
+
+
+def test_devices_and_arguments(model_dir):
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="batch_size"):
+        LIQEScorer(model_dir, batch_size=0)
+    with pytest.raises(ValueError, match="processor"):
+        LIQEScorer(torch.nn.Linear(1, 1))
+
+
+def test_max_image_pixels(model_dir, tmp_path):
+    path = tmp_path / "big enough.png"
+    Image.new("RGB", (300, 300), "gray").save(path)
+    [row] = LIQEScorer(model_dir, max_image_pixels=300 * 300 - 1).score_paths([path])
+    assert row["error"].startswith(str(path)) and "decompression bomb" in row["error"]
+    assert os.path.exists(path)

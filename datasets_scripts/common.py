@@ -246,6 +246,8 @@ def convert_corpus(
     ``push_to_hub_repo``: "ORG/NAME" to upload to; the repo is private unless ``public`` is set or
     the corpus's terms allow redistribution. Returns a ``ConversionResult``.
     """
+    if liqe_labels and not spec.liqe_folder:
+        raise ConversionError(f"the LIQE authors ship no label lists for {spec.card.pretty_name}; --liqe-labels does not apply")
     root = Path(release.root)
     reports = []
     rows = [dict(row, corpus=spec.name) for row in release.rows]

@@ -52,3 +52,13 @@ def test_push_is_private_unless_the_terms_allow_or_public_is_asked(tmp_path, mon
     release = fabricate_koniq(tmp_path / "koniq10k", [("1.jpg", 3.0, 0.5, "training"), ("2.jpg", 2.0, 0.5, "test")])
     koniq10k.convert(release, tmp_path / "out", push_to_hub_repo="org/koniq", public=public)
     assert calls[0]["private"] is expected_private and calls[1]["repo_id"] == "org/koniq"
+
+
+def test_liqe_labels_for_a_corpus_without_lists_is_refused(tmp_path):
+    import dataclasses
+
+    from datasets_scripts.common import OfficialRelease, convert_corpus
+
+    spec = dataclasses.replace(koniq10k.SPEC, liqe_folder=None, liqe_prefix=None)
+    with pytest.raises(ConversionError, match="published no label lists for KonIQ-10k"):
+        convert_corpus(spec, OfficialRelease(root=tmp_path, rows=[]), tmp_path / "out", liqe_labels=tmp_path)

@@ -252,8 +252,6 @@ def convert_corpus(
     reports = []
     rows = [dict(row, corpus=spec.name) for row in release.rows]
     files = CaseInsensitiveFiles(root)
-    if liqe_labels and not spec.liqe_prefix:
-        raise ConversionError(f"--liqe-labels: the LIQE authors published no label lists for {spec.card.pretty_name}")
     labels = load_liqe_labels(liqe_labels, spec.liqe_folder, spec.liqe_prefix) if liqe_labels else None
 
     named = {row["image_id"] for row in rows} | (set(labels.labels) if labels else set())

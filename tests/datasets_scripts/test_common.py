@@ -60,5 +60,5 @@ def test_liqe_labels_for_a_corpus_without_lists_is_refused(tmp_path):
     from datasets_scripts.common import OfficialRelease, convert_corpus
 
     spec = dataclasses.replace(koniq10k.SPEC, liqe_folder=None, liqe_prefix=None)
-    with pytest.raises(ConversionError, match="published no label lists for KonIQ-10k"):
+    with pytest.raises(ConversionError, match="no label lists for KonIQ-10k"):
         convert_corpus(spec, OfficialRelease(root=tmp_path, rows=[]), tmp_path / "out", liqe_labels=tmp_path)

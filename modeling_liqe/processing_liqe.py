@@ -4,6 +4,7 @@
 
 import copy
 import itertools
+import os
 
 from transformers.processing_utils import ProcessorMixin
 
@@ -25,6 +26,16 @@ class LIQEProcessor(ProcessorMixin):
         self.label_axes = copy.deepcopy(label_axes)
         self.prompt_template = prompt_template
         super().__init__(image_processor, tokenizer, **kwargs)
+
+    # Read by transformers 4.5x < 4.57 only (to tell unused processor_config.json keys from ours).
+    valid_kwargs = ["label_axes", "prompt_template"]
+
+    @classmethod
+    def from_args_and_dict(cls, args, processor_dict, **kwargs):
+        # transformers 5 nests the image processor's settings in processor_config.json and drops them here itself;
+        # 4.5x < 4.57 passes every key to __init__, where "image_processor" clashes with the loaded instance.
+        processor_dict = {key: value for key, value in processor_dict.items() if key not in cls.attributes}
+        return super().from_args_and_dict(args, processor_dict, **kwargs)
 
     @classmethod
     def from_liqe_config(cls, config, image_processor, tokenizer):
@@ -60,6 +71,17 @@ class LIQEProcessor(ProcessorMixin):
         """(input_ids, attention_mask) of all prompts, padded to the longest."""
         encoded = self.tokenizer(self.build_prompts(), padding="longest", return_tensors="pt")
         return encoded["input_ids"], encoded["attention_mask"]
+
+    def to_json_file(self, json_file_path):
+        """Also write the image processor's own `preprocessor_config.json` beside `processor_config.json`.
+
+        transformers 5 nests the image processor in `processor_config.json`; transformers 4.5x before 4.57 only
+        read `preprocessor_config.json` (4.x writes it itself, with the same content). `save_pretrained` calls this
+        between its snapshot and its upload, so `push_to_hub=True` uploads the file too.
+        """
+        super().to_json_file(json_file_path)
+        if os.path.basename(json_file_path) == "processor_config.json" and self.image_processor is not None:
+            self.image_processor.to_json_file(os.path.join(os.path.dirname(json_file_path), "preprocessor_config.json"))
 
     @property
     def model_input_names(self):

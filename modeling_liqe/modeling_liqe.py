@@ -316,4 +316,8 @@ class LIQEModel(LIQEPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+# Loaded as Hub remote code, older transformers 4.5x (4.50 checked; 4.57 and 5 do it themselves) do not register
+# the class for AutoModel, and its save_pretrained would then neither copy this file nor write auto_map.AutoModel.
+LIQEModel.register_for_auto_class("AutoModel")
+
 __all__ = ["LIQEModel", "LIQEPreTrainedModel", "LIQEOutput"]

@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-CONVERTERS = ("live", "csiq", "kadid10k", "bid", "clive", "koniq10k")
+CONVERTERS = ("live", "csiq", "kadid10k", "bid", "clive", "koniq10k", "spaq", "tid2013", "agiqa3k")
 
 
 def main(argv=None):

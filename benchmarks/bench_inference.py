@@ -1,0 +1,148 @@
+"""Inference cost of `liqe score`, measured side by side with two baselines in one run.
+
+On the ViT-B/32 geometry (random weights: the cost does not depend on the values):
+- liqe:  what `liqe score` does per image (LIQEScorer: decode, resize, cut 15 windows, vision tower,
+         logits against the cached prompt features, softmax, marginals);
+- (a)    the bare CLIP vision tower (+ projection) on the same 15 windows, already cut: the floor;
+- (b)    a naive pipeline that does the same but encodes the 495 prompts again for every image.
+Then the peak resident memory of a whole `liqe score` process on a 6000x4000 photo.
+
+    python benchmarks/bench_inference.py [--device cpu|cuda] [--images 4] [--repeats 3]
+
+Targets (issue 2): liqe / (a) <= 1.10, liqe / (b) <= 0.2, peak memory <= 1.5 GB.
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from modeling_liqe.geometries import init_random_model  # noqa: E402
+from modeling_liqe.scoring import LIQEScorer  # noqa: E402
+
+
+def make_photos(folder, count, size=(1080, 800)):
+    """Natural photos (scikit-image's) upscaled to `size`, saved as JPEG like a user's files."""
+    from skimage import data
+
+    sources = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.hubble_deep_field()]
+    paths = []
+    for index in range(count):
+        image = Image.fromarray(sources[index % len(sources)]).convert("RGB").resize(size, Image.BICUBIC)
+        path = folder / f"photo_{index}.jpg"
+        image.save(path, quality=92)
+        paths.append(path)
+    return paths
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(function, device):
+    synchronize(device)
+    start = time.perf_counter()
+    function()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def measure_peak_memory(model_dir, folder):
+    """Peak RSS (bytes) of one `liqe score` process on a 6000x4000 JPEG (run before any other child)."""
+    big = folder / "photo_6000x4000.jpg"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (400, 600, 3), dtype=np.uint8)).resize((6000, 4000), Image.BICUBIC).save(
+        big, quality=90
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO_ROOT))
+    command = [sys.executable, "-m", "modeling_liqe.cli", "score", "--model", str(model_dir), "--format", "json", str(big)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=folder)
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if result.returncode != 0:
+        raise SystemExit(f"liqe score failed on the 6000x4000 photo:\n{result.stderr}")
+    if peak_kib <= before:
+        print("warning: an earlier child process had a higher peak; the figure is an upper bound")
+    return peak_kib * 1024
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--images", type=int, default=4, help="photos timed for liqe and (a)")
+    parser.add_argument("--naive-images", type=int, default=2, help="photos timed for (b), which is slow")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+
+    with tempfile.TemporaryDirectory(prefix="liqe-bench-") as tmp:
+        folder = Path(tmp)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+        start = time.perf_counter()
+        init_random_model("vit-b-32", output_dir=folder / "model")
+        print(f"built a random ViT-B/32 LIQE folder in {time.perf_counter() - start:.1f} s")
+
+        peak = None if args.skip_memory else measure_peak_memory(folder / "model", folder)
+
+        scorer = LIQEScorer(folder / "model", device=args.device, batch_size=1)
+        model, image_processor = scorer.model, scorer.image_processor
+        photos = make_photos(folder, max(args.images, args.naive_images))
+
+        def bare_tower(pixel_values):
+            with torch.inference_mode():
+                pooled = model.clip.vision_model(pixel_values=pixel_values).pooler_output
+                return model.clip.visual_projection(pooled)
+
+        def naive(path):
+            with torch.inference_mode():
+                inputs = image_processor(str(path))
+                text = model._encode_prompts()  # what a pipeline without a cache pays for every image
+                images = model.image_features(inputs["pixel_values"].to(device))
+                logits = (model.clip.logit_scale.exp() * images @ text.t()).mean(dim=1)
+                return logits.softmax(dim=-1)
+
+        # Warm-up (first call allocations, lazy inits, the prompt-feature cache).
+        list(scorer.score_paths([photos[0]]))
+        windows = {p: image_processor(str(p))["pixel_values"][0].to(device) for p in photos}
+        bare_tower(windows[photos[0]])
+
+        liqe_times, bare_times, naive_times = [], [], []
+        for _ in range(args.repeats):
+            for path in photos[: args.images]:  # interleaved, so drift hits both alike
+                liqe_times.append(timed(lambda: list(scorer.score_paths([path])), device))
+                bare_times.append(timed(lambda: bare_tower(windows[path]), device))
+        for path in photos[: args.naive_images]:
+            naive_times.append(timed(lambda: naive(path), device))
+            liqe_times.append(timed(lambda: list(scorer.score_paths([path])), device))
+
+        liqe = statistics.median(liqe_times)
+        bare = statistics.median(bare_times)
+        naive_time = statistics.median(naive_times)
+        print(f"\nper image (median), 1080x800 JPEG photos, 15 windows:")
+        print(f"  liqe score internals      {liqe * 1000:10.1f} ms  ({len(liqe_times)} runs)")
+        print(f"  (a) bare vision tower     {bare * 1000:10.1f} ms  ({len(bare_times)} runs)")
+        print(f"  (b) naive, 495 prompts    {naive_time * 1000:10.1f} ms  ({len(naive_times)} runs)")
+        ratio_a, ratio_b = liqe / bare, liqe / naive_time
+        print(f"\nratio liqe / (a) = {ratio_a:.3f}   target <= 1.10  {'ok' if ratio_a <= 1.10 else 'MISSED'}")
+        print(f"ratio liqe / (b) = {ratio_b:.4f}  target <= 0.2   {'ok' if ratio_b <= 0.2 else 'MISSED'}")
+        if peak is not None:
+            print(f"peak RSS of `liqe score` on a 6000x4000 JPEG = {peak / 2**30:.2f} GiB ({peak / 1e9:.2f} GB)"
+                  f"  target <= 1.5 GB  {'ok' if peak <= 1.5e9 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

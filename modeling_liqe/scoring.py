@@ -170,17 +170,19 @@ class LIQEScorer:
         return dict(zip(self.axis_labels[axis], marginals[axis]))
 
     def _row(self, name, score, marginals):
+        if not math.isfinite(score):  # e.g. an fp16 overflow: no NaN may reach JSON / CSV
+            return self._failed_row(name, f"{name}: the model gave a non-finite score ({score})")
         scene_probs = self._probs("scene", marginals)
         distortion_probs = self._probs("distortion", marginals)
         return {
             "path": name,
-            "score": score if math.isfinite(score) else None,
+            "score": score,
             "scene": max(scene_probs, key=scene_probs.get) if scene_probs else None,
             "distortion": max(distortion_probs, key=distortion_probs.get) if distortion_probs else None,
             "quality_probs": self._probs(self.quality_axis, marginals),
             "scene_probs": scene_probs,
             "distortion_probs": distortion_probs,
-            "error": None if math.isfinite(score) else f"{name}: the model gave a non-finite score",
+            "error": None,
         }
 
     @staticmethod

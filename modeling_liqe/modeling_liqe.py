@@ -274,8 +274,10 @@ class LIQEModel(LIQEPreTrainedModel):
         batch, patches = pixel_values.shape[:2]
         text = self.prompt_features()
         images = self.image_features(pixel_values.to(self.clip.visual_projection.weight.dtype))
-        scale = self.clip.logit_scale.exp()
-        patch_logits = scale * images @ text.t().to(images.dtype)  # (batch, patches, C)
+        # Logits, softmax and marginals in float32 even for a half-precision model: x100 logit scale and a
+        # 495-way softmax amplify half-precision rounding of the cosines (~1e-3) beyond any useful tolerance.
+        scale = self.clip.logit_scale.float().exp()
+        patch_logits = scale * images.float() @ text.float().t()  # (batch, patches, C)
         if patch_mask is None:
             logits = patch_logits.mean(dim=1)
         else:

@@ -61,7 +61,7 @@ def main(argv=None):
     from benchmarks.bench_inference import main as bench
 
     if not args.skip_bench:
-        bench(["--device", args.device, "--images", "4", "--naive-images", "2", "--repeats", "5", "--skip-memory"])
+        bench(["--device", args.device, "--images", "32", "--batch-size", "8", "--naive-images", "4", "--repeats", "5", "--skip-memory"])
     sys.exit(1 if failures else 0)
 
 

@@ -103,6 +103,17 @@ def test_batching_and_padding_do_not_change_results(scorer, tmp_path):
         assert a["scene"] == b["scene"] and a["distortion"] == b["distortion"]
 
 
+def test_preparing_threads_keep_order_results_and_error_rows(scorer, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_text("not an image\n")
+    paths = _small_images(tmp_path) + [str(bad), str(GOLDEN_IMAGES / "astronaut.png")] + _small_images(tmp_path)
+    inline = list(LIQEScorer(scorer.model, batch_size=2, processor=scorer.processor, num_workers=0).score_paths(paths))
+    threaded = list(LIQEScorer(scorer.model, batch_size=2, processor=scorer.processor, num_workers=3).score_paths(paths))
+    assert [row["path"] for row in threaded] == paths
+    assert threaded == inline
+    assert threaded[3]["error"].startswith(str(bad))
+
+
 def test_prompts_are_not_re_encoded_per_batch(scorer, tmp_path, monkeypatch):
     calls = []
     original = scorer.model._encode_prompts

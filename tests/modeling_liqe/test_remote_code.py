@@ -1,0 +1,269 @@
+"""Hub remote-code round trip, in fresh Python processes where the package cannot be imported.
+
+convert (this process) -> folder -> `AutoModel` / `AutoProcessor.from_pretrained(folder, trust_remote_code=True)`
+in a child interpreter (cwd and HF_HOME in a temporary folder, offline, `import modeling_liqe` checked to fail)
+-> the same outputs as in this process, and the golden scores -> `save_pretrained` of what the child loaded ->
+a third process loads that folder -> the same outputs again.
+
+The child runs under this interpreter (transformers 5) and, when available, under transformers 4.x interpreters:
+the newest 4.x (`$LIQE_TF4_PYTHON`, else `<repo>/.venv-tf4/bin/python`) and the declared floor 4.50
+(`$LIQE_TF450_PYTHON`, else `<repo>/.venv-tf450/bin/python`); `.ci/run` creates both venvs. A variable that is
+set must point at a Python (failure, not skip).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from modeling_liqe.convert_liqe_checkpoint import convert_checkpoint
+from tests.conftest import FIXTURES, REPO_ROOT
+from tests.openai_clip_recipe import TINY_CHECKSUM, build_openai_clip_state_dict, state_dict_checksum
+
+IMAGES = sorted(path.name for path in (FIXTURES / "images").glob("*.png"))
+OUTPUT_KEYS = ("score", "logits", "joint_probs", "quality_probs", "scene_probs", "distortion_probs", "patch_logits")
+GOLDEN_KEYS = ("score", "joint_probs", "quality_probs", "scene_probs", "distortion_probs")
+REMOTE_CODE_FILES = (
+    "configuration_liqe.py",
+    "modeling_liqe.py",
+    "image_processing_liqe.py",
+    "processing_liqe.py",
+    "losses.py",
+)
+CHILD_TIMEOUT_S = 300
+
+# Runs in the child interpreter. Standalone: it must not need anything from this repository.
+CHILD_SCRIPT = r'''
+import importlib.util
+import json
+import os
+import sys
+
+repo_root, folder, images_dir, result_path = sys.argv[1:5]
+save_dir = sys.argv[5] if len(sys.argv) > 5 else None
+
+# An editable install (`pip install -e .`) would make the package importable from anywhere: drop the repo
+# from sys.path and setuptools' editable finders, then PROVE that the package cannot be imported.
+repo = os.path.realpath(repo_root)
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != repo]
+sys.meta_path[:] = [f for f in sys.meta_path if not type(f).__module__.startswith("__editable__")]
+sys.path_importer_cache.clear()
+for name in ("modeling_liqe", "datasets_scripts"):
+    if importlib.util.find_spec(name) is not None:
+        sys.exit(f"CHILD-SETUP-ERROR: {name} is importable here ({importlib.util.find_spec(name).origin})")
+try:
+    import modeling_liqe  # noqa: F401
+except ModuleNotFoundError:
+    pass
+else:
+    sys.exit("CHILD-SETUP-ERROR: import modeling_liqe succeeded")
+
+import torch
+import transformers
+from transformers import AutoModel, AutoProcessor
+
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+keys = ("score", "logits", "joint_probs", "quality_probs", "scene_probs", "distortion_probs", "patch_logits")
+names = sorted(name for name in os.listdir(images_dir) if name.endswith(".png"))
+inputs = {name: processor(images=os.path.join(images_dir, name)) for name in names}
+
+
+def score_all():
+    with torch.no_grad():
+        return {name: {key: getattr(model(**inputs[name]), key)[0].tolist() for key in keys} for name in names}
+
+
+images = score_all()
+# The folder may ship the prompt text features (used while their fingerprint matches the text weights): also
+# score with the fingerprint cleared, so that THIS transformers' text tower encodes the prompts.
+shipped_features_used = None
+reencoded = None
+if hasattr(model, "prompt_text_fingerprint"):
+    if hasattr(model, "_text_fingerprint"):
+        shipped_features_used = bool(model.prompt_text_fingerprint.any()) and bool(
+            torch.equal(model.prompt_text_fingerprint.cpu(), model._text_fingerprint())
+        )
+    with torch.no_grad():
+        fingerprint = model.prompt_text_fingerprint.clone()
+        model.prompt_text_fingerprint.zero_()
+        reencoded = score_all()
+        model.prompt_text_fingerprint.copy_(fingerprint)
+if save_dir:
+    model.save_pretrained(save_dir)
+    processor.save_pretrained(save_dir)
+result = {
+    "transformers": transformers.__version__,
+    "torch": torch.__version__,
+    "python": sys.executable,
+    "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
+    "processor_class": f"{type(processor).__module__}.{type(processor).__qualname__}",
+    "image_processor_class": f"{type(processor.image_processor).__module__}.{type(processor.image_processor).__qualname__}",
+    "tokenizer_class": type(processor.tokenizer).__name__,
+    "images": images,
+    "images_reencoded": reencoded,
+    "shipped_features_used": shipped_features_used,
+}
+with open(result_path, "w", encoding="utf-8") as f:
+    json.dump(result, f)
+'''
+
+
+# name -> (environment variable, default venv under the repo, required transformers version prefix)
+INTERPRETERS = {
+    "transformers5": (None, None, "5."),
+    "transformers4": ("LIQE_TF4_PYTHON", ".venv-tf4", "4."),  # newest 4.x (.ci/run: "transformers>=4.50,<5")
+    "transformers4.50": ("LIQE_TF450_PYTHON", ".venv-tf450", "4.50."),  # the floor declared in setup.cfg
+}
+
+
+def _interpreter(name):
+    """(python, required version prefix); skips when an optional interpreter is absent."""
+    variable, venv, version = INTERPRETERS[name]
+    if variable is None:
+        return sys.executable, version
+    explicit = os.environ.get(variable)
+    python = explicit or str(REPO_ROOT / venv / "bin" / "python")
+    if os.path.isfile(python) and os.access(python, os.X_OK):
+        return python, version
+    if explicit:
+        pytest.fail(f"${variable}={explicit} is not an executable Python")
+    pytest.skip(
+        f"no transformers {version}x interpreter: set ${variable} or create {venv} (see .ci/run: python3 -m venv "
+        f"{venv} && {venv}/bin/pip install torch==2.13.0 && {venv}/bin/pip install 'transformers...' safetensors "
+        "pillow numpy)"
+    )
+
+
+@pytest.fixture(scope="module")
+def golden():
+    with open(FIXTURES / "golden_expected.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """The tiny golden model converted into a Hub folder, and its outputs in this process."""
+    root = tmp_path_factory.mktemp("liqe-remote-code")
+    state = build_openai_clip_state_dict()
+    assert state_dict_checksum(state) == TINY_CHECKSUM
+    source = root / "tiny_openai_clip.pt"
+    torch.save(state, source)
+    folder = root / "liqe-tiny"
+    model, processor = convert_checkpoint(source, folder)
+    outputs = {}
+    with torch.no_grad():
+        for name in IMAGES:
+            output = model.eval()(**processor(images=str(FIXTURES / "images" / name)))
+            outputs[name] = {key: getattr(output, key)[0].tolist() for key in OUTPUT_KEYS}
+    return folder, outputs
+
+
+def _max_abs_diff(a, b):
+    a, b = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+    assert a.shape == b.shape, f"shape {tuple(a.shape)} != {tuple(b.shape)}"
+    return float((a - b).abs().max()) if a.numel() else 0.0
+
+
+def _assert_same_outputs(actual, expected, what, tolerance=1e-6):
+    assert sorted(actual) == sorted(expected), f"{what}: images {sorted(actual)} != {sorted(expected)}"
+    for name in expected:
+        for key in OUTPUT_KEYS:
+            diff = _max_abs_diff(actual[name][key], expected[name][key])
+            assert diff <= tolerance, f"{what}: {name} {key} max abs diff {diff:.3g} > {tolerance}"
+
+
+def _check_hub_folder(folder):
+    files = {path.name for path in folder.iterdir()}
+    for name in REMOTE_CODE_FILES + ("config.json", "model.safetensors", "tokenizer_config.json"):
+        assert name in files, f"{folder}: {name} missing (has {sorted(files)})"
+    assert "tokenizer.json" in files or {"vocab.json", "merges.txt"} <= files, f"{folder}: no tokenizer files"
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert config["model_type"] == "liqe"
+    assert config["auto_map"]["AutoConfig"] == "configuration_liqe.LIQEConfig"
+    assert config["auto_map"]["AutoModel"] == "modeling_liqe.LIQEModel"
+    # transformers 4 reads the image processor from preprocessor_config.json, 5 from processor_config.json
+    # (nested) when there: every auto_map that one of them finds must point at our classes.
+    image_processor_maps, processor_maps = [], []
+    for name in ("preprocessor_config.json", "processor_config.json"):
+        if name in files:
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+            for section in (data, data.get("image_processor") or {}):
+                auto_map = section.get("auto_map") or {}
+                if "AutoImageProcessor" in auto_map:
+                    image_processor_maps.append(auto_map["AutoImageProcessor"])
+                if "AutoProcessor" in auto_map:
+                    processor_maps.append(auto_map["AutoProcessor"])
+    assert "preprocessor_config.json" in files, f"{folder}: no preprocessor_config.json (transformers 4 needs it)"
+    assert image_processor_maps and set(image_processor_maps) == {"image_processing_liqe.LIQEImageProcessor"}
+    assert processor_maps and set(processor_maps) == {"processing_liqe.LIQEProcessor"}
+    return files
+
+
+def _run_child(python, folder, result_path, save_dir=None, workdir=None):
+    workdir = Path(workdir)
+    script = workdir / "liqe_remote_code_child.py"
+    script.write_text(CHILD_SCRIPT, encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HOME=str(workdir / "hf_home"),
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    command = [python, str(script), str(REPO_ROOT), str(folder), str(FIXTURES / "images"), str(result_path)]
+    if save_dir is not None:
+        command.append(str(save_dir))
+    completed = subprocess.run(
+        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, stdin=subprocess.DEVNULL
+    )
+    assert completed.returncode == 0, (
+        f"child {python} failed ({completed.returncode})\n--- stdout\n{completed.stdout[-4000:]}\n"
+        f"--- stderr\n{completed.stderr[-8000:]}"
+    )
+    return json.loads(Path(result_path).read_text(encoding="utf-8"))
+
+
+def test_converted_folder_is_a_hub_remote_code_folder(converted):
+    folder, _ = converted
+    files = _check_hub_folder(folder)
+    assert "README.md" in files
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\n") and "trust_remote_code=True" in card
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("interpreter", sorted(INTERPRETERS))
+def test_fresh_process_round_trip(interpreter, converted, golden, tmp_path):
+    python, expected_version = _interpreter(interpreter)
+    folder, in_process = converted
+
+    # 1. Fresh process loads the converted folder through the Auto classes.
+    first_dir, resaved = tmp_path / "first", tmp_path / "resaved"
+    first_dir.mkdir()
+    first = _run_child(python, folder, first_dir / "result.json", save_dir=resaved, workdir=first_dir)
+    assert first["transformers"].startswith(expected_version), f"{python} has transformers {first['transformers']}"
+    # The classes came from the folder's code (transformers_modules), not from an installed package.
+    for key in ("model_class", "processor_class", "image_processor_class"):
+        assert first[key].startswith("transformers_modules."), first[key]
+    _assert_same_outputs(first["images"], in_process, f"{interpreter} fresh process vs in-process")
+    if first["images_reencoded"] is not None:
+        _assert_same_outputs(first["images_reencoded"], in_process, f"{interpreter} prompts re-encoded vs in-process")
+    for name in IMAGES:
+        expected = golden["images"][name]
+        for key in GOLDEN_KEYS:
+            diff = _max_abs_diff(first["images"][name][key], expected[key])
+            assert diff <= 1e-4, f"{interpreter}: {name} {key} differs from the golden output by {diff:.3g}"
+
+    # 2. What the child loaded, saved again, is a remote-code folder that a third process loads.
+    _check_hub_folder(resaved)
+    second_dir = tmp_path / "second"
+    second_dir.mkdir()
+    second = _run_child(python, resaved, second_dir / "result.json", workdir=second_dir)
+    assert second["transformers"] == first["transformers"]
+    _assert_same_outputs(second["images"], first["images"], f"{interpreter} re-saved folder vs first load")

@@ -45,6 +45,11 @@ def load_openai_state_dict(path):
         except Exception as error:  # safetensors raises its own error types
             raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
     else:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+        # torch.save writes a zip archive (PK..); files from torch < 1.6 are a bare pickle (protocol 2+: 0x80).
+        if not (magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80"):
+            raise CheckpointError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
         try:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
         except RuntimeError as error:
@@ -138,7 +143,11 @@ def _block_mapping(openai_prefix, hf_prefix, num_layers):
 
 
 def openai_to_transformers_state_dict(state, clip_config, source="checkpoint"):
-    """Rename, split the fused q/k/v projections and transpose the output projections; validate shapes."""
+    """Rename, split the fused q/k/v projections and transpose the output projections.
+
+    Returns (converted, origin): the transformers-keyed tensors, and for each the OpenAI key it came from
+    (so that errors name the key the user's file has).
+    """
     vision_layers = clip_config.vision_config.num_hidden_layers
     text_layers = clip_config.text_config.num_hidden_layers
     direct = {
@@ -178,19 +187,21 @@ def openai_to_transformers_state_dict(state, clip_config, source="checkpoint"):
             problems.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:10])}{' ...' if len(unexpected) > 10 else ''}")
         raise CheckpointError(f"{source}: " + "; ".join(problems))
 
-    converted = {}
+    converted, origin = {}, {}
     for key, hf_key in direct.items():
-        converted[hf_key] = state[key]
+        converted[hf_key], origin[hf_key] = state[key], key
     for key, hf_key in transposed.items():
-        converted[hf_key] = state[key].t().contiguous()
+        if state[key].dim() != 2:
+            raise CheckpointError(f"{source}: tensor {key!r} has shape {tuple(state[key].shape)}, expected 2 dimensions")
+        converted[hf_key], origin[hf_key] = state[key].t().contiguous(), key
     for key, (hf_prefix, kind) in fused.items():
-        q, k, v = state[key].chunk(3, dim=0)
-        converted[hf_prefix + f"q_proj.{kind}"] = q.contiguous()
-        converted[hf_prefix + f"k_proj.{kind}"] = k.contiguous()
-        converted[hf_prefix + f"v_proj.{kind}"] = v.contiguous()
+        if state[key].shape[0] % 3:
+            raise CheckpointError(f"{source}: tensor {key!r} has shape {tuple(state[key].shape)}: not q, k, v stacked")
+        for name, part in zip("qkv", state[key].chunk(3, dim=0)):
+            converted[hf_prefix + f"{name}_proj.{kind}"], origin[hf_prefix + f"{name}_proj.{kind}"] = part.contiguous(), key
     if converted["logit_scale"].dim() == 1:
         converted["logit_scale"] = converted["logit_scale"].reshape(())
-    return converted
+    return converted, origin
 
 
 def convert_checkpoint(source, output_dir=None, variant="full", dtype=torch.float32, tokenizer=None, model_card=True):
@@ -202,14 +213,15 @@ def convert_checkpoint(source, output_dir=None, variant="full", dtype=torch.floa
 
     state = load_openai_state_dict(source)
     clip_config = clip_config_from_openai_state_dict(state, source)
-    converted = openai_to_transformers_state_dict(state, clip_config, source)
+    converted, origin = openai_to_transformers_state_dict(state, clip_config, source)
     config = LIQEConfig(clip_config=clip_config, variant=variant)
     model = LIQEModel(config)
     expected_shapes = {k: v.shape for k, v in model.clip.state_dict().items()}
     for key, tensor in converted.items():
         if key in expected_shapes and tuple(tensor.shape) != tuple(expected_shapes[key]):
             raise CheckpointError(
-                f"{source}: tensor for {key} has shape {tuple(tensor.shape)}, expected {tuple(expected_shapes[key])}"
+                f"{source}: tensor {origin[key]!r} does not fit the architecture its other tensors imply "
+                f"(gives {key} of shape {tuple(tensor.shape)}, expected {tuple(expected_shapes[key])})"
             )
     result = model.clip.load_state_dict({k: v.to(torch.float32) for k, v in converted.items()}, strict=False)
     # position_ids buffers are not in OpenAI checkpoints; nothing else may be missing.

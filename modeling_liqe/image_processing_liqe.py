@@ -2,9 +2,8 @@
 # Copyright 2026 The liqe authors.
 """Image processor for LIQE: RGB conversion, the 768-px resize rule and the 224-px window selection."""
 
-import math
 import os
-import warnings
+import threading
 
 import numpy as np
 import torch
@@ -22,28 +21,38 @@ class LIQEImageError(ValueError):
     """An image that cannot be scored; the message names the file and the problem."""
 
 
+# Image.open consults Pillow's global pixel limit; it is lifted only while a header is read, under a lock,
+# because the limit that applies is our own (checked before any pixel is decoded).
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
 def load_image(path, max_image_pixels=None):
     """Open `path` with Pillow, refusing undecodable files and decompression bombs with a clear error.
 
-    The pixels are decoded here (not lazily) so that a truncated file fails now, with its name.
+    `max_image_pixels` (default: Pillow's `Image.MAX_IMAGE_PIXELS`, ~89 M) is checked on the header, before
+    decoding; 0 or a negative value disables the check. The pixels are decoded here (not lazily) so that a
+    truncated file fails now, with its name. Thread-safe.
     """
     name = os.fspath(path)
     limit = Image.MAX_IMAGE_PIXELS if max_image_pixels is None else max_image_pixels
     try:
         if os.path.getsize(name) == 0:
             raise LIQEImageError(f"{name}: empty file (0 bytes)")
-        with warnings.catch_warnings():
-            # Pillow only warns between 1x and 2x its limit; a bomb must never reach the decoder.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(name)
-            width, height = image.size
-            if limit and width * height > limit:
-                raise LIQEImageError(
-                    f"{name}: {width}x{height} = {width * height} pixels exceeds the limit of {limit} "
-                    "(possible decompression bomb; raise max_image_pixels to accept it)"
-                )
-            image.seek(0)  # animated images: the first frame
-            image.load()
+        with _PIL_LIMIT_LOCK:
+            pillow_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                image = Image.open(name)
+            finally:
+                Image.MAX_IMAGE_PIXELS = pillow_limit
+        width, height = image.size
+        if limit and limit > 0 and width * height > limit:
+            raise LIQEImageError(
+                f"{name}: {width}x{height} = {width * height} pixels exceeds the limit of {limit} "
+                "(possible decompression bomb; pass a larger max_image_pixels to accept it)"
+            )
+        image.seek(0)  # animated images: the first frame
+        image.load()
     except LIQEImageError:
         raise
     except FileNotFoundError:
@@ -52,7 +61,7 @@ def load_image(path, max_image_pixels=None):
         raise LIQEImageError(f"{name}: is a directory") from None
     except UnidentifiedImageError:
         raise LIQEImageError(f"{name}: not an image file Pillow can identify") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except Image.DecompressionBombError as error:
         raise LIQEImageError(f"{name}: decompression bomb refused ({error})") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise LIQEImageError(f"{name}: cannot decode image ({error})") from None
@@ -80,10 +89,11 @@ def to_rgb(image, apply_exif_orientation=True):
         image = Image.fromarray(np.clip(np.rint(samples), 0, 255).astype(np.uint8), mode="L")
     elif image.mode == "F":
         image = Image.fromarray(np.clip(np.rint(np.asarray(image)), 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "P" and "transparency" in image.info:
+        # Same colours as a direct P -> RGB conversion, without Pillow's warning about palette transparency.
+        image = image.convert("RGBA")
     if image.mode != "RGB":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "Palette images with Transparency ..." is expected here
-            image = image.convert("RGB")
+        image = image.convert("RGB")
     return image
 
 

@@ -6,6 +6,7 @@ import copy
 import itertools
 import os
 
+import transformers
 from transformers.processing_utils import ProcessorMixin
 
 
@@ -19,8 +20,11 @@ class LIQEProcessor(ProcessorMixin):
     """
 
     attributes = ["image_processor", "tokenizer"]
-    image_processor_class = "AutoImageProcessor"
-    tokenizer_class = "AutoTokenizer"
+    # transformers 4 needs the sub-processor classes named here; transformers 5 resolves them through the Auto
+    # mappings and logs a deprecation warning on every load when they are set.
+    if int(transformers.__version__.split(".")[0]) < 5:
+        image_processor_class = "AutoImageProcessor"
+        tokenizer_class = "AutoTokenizer"
 
     def __init__(self, image_processor=None, tokenizer=None, label_axes=None, prompt_template=None, **kwargs):
         self.label_axes = copy.deepcopy(label_axes)

@@ -296,7 +296,7 @@ def test_convert_errors_are_clear(tmp_path, capsys):
         text: ["not a PyTorch checkpoint"],
         listed: ["holds a list"],
         missing: ["missing", "visual.ln_post.bias"],
-        wrong: ["final_layer_norm.bias", "(65,)", "(64,)"],
+        wrong: ["'ln_final.bias'", "(65,)", "(64,)"],
         tmp_path / "absent.pt": ["no such file"],
     }
     for source, needles in cases.items():

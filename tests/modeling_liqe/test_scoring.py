@@ -190,6 +190,20 @@ def test_max_image_pixels(model_dir, tmp_path):
     assert row["error"].startswith(str(path)) and "decompression bomb" in row["error"]
 
 
+def test_max_image_pixels_can_be_raised_above_pillows_own_limit(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    from modeling_liqe.image_processing_liqe import load_image
+
+    path = tmp_path / "large.png"
+    Image.new("RGB", (300, 300), "gray").save(path)
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # Pillow alone would refuse (> 2x its limit)
+    with pytest.raises(Exception, match="decompression bomb"):
+        load_image(path)  # default: Pillow's limit applies
+    assert load_image(path, max_image_pixels=300 * 300).size == (300, 300)
+    assert PILImage.MAX_IMAGE_PIXELS == 1000  # the global is restored
+
+
 def test_non_finite_score_is_an_error_row_not_nan(scorer, monkeypatch):
     forward = scorer.model.forward
 

@@ -53,6 +53,25 @@ class LIQEOutput(ModelOutput):
     patch_logits: Optional[torch.FloatTensor] = None
 
 
+def _checkpoint_tokenizer(clip_name_or_path, text_config):
+    """The CLIP checkpoint's own tokenizer when it has a usable one, else None.
+
+    transformers 5 builds an EMPTY CLIP vocabulary from a folder without vocabulary files instead of failing,
+    so the tokenizer is checked: full vocabulary, and the end-of-text id the text tower pools at.
+    """
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(clip_name_or_path)
+    except (OSError, ValueError, TypeError):
+        return None
+    eos = text_config.eos_token_id
+    ids = tokenizer("a photo")["input_ids"]
+    if len(tokenizer) != text_config.vocab_size or (eos != 2 and ids[-1:] != [eos]):
+        return None
+    return tokenizer
+
+
 class LIQEPreTrainedModel(PreTrainedModel):
     config_class = LIQEConfig
     base_model_prefix = "liqe"
@@ -118,16 +137,13 @@ class LIQEModel(LIQEPreTrainedModel):
         model.clip.load_state_dict(clip.state_dict())
         model.clip.logit_scale.requires_grad_(False)
         if tokenizer is None:
-            try:
-                from transformers import AutoTokenizer
+            tokenizer = _checkpoint_tokenizer(clip_name_or_path, config.clip_config.text_config)
+        if tokenizer is None:
+            # importlib, not a relative import statement: the bundled vocabulary is package data of the
+            # installed package, and save_pretrained must not copy clip_bpe.py into Hub folders.
+            import importlib
 
-                tokenizer = AutoTokenizer.from_pretrained(clip_name_or_path)
-            except (OSError, ValueError):
-                # importlib, not a relative import statement: the bundled vocabulary is package data of the
-                # installed package, and save_pretrained must not copy clip_bpe.py into Hub folders.
-                import importlib
-
-                tokenizer = importlib.import_module(".clip_bpe", __package__).load_clip_tokenizer()
+            tokenizer = importlib.import_module(".clip_bpe", __package__).load_clip_tokenizer()
         model.set_prompt_tokens_from_tokenizer(tokenizer)
         return model
 

@@ -206,3 +206,20 @@ def test_saved_folder_ships_prompt_features_and_they_are_trusted_only_for_the_sa
         fresh.prompt_text_fingerprint.zero_()  # a model that has never seen shipped features
         torch.testing.assert_close(rescored, fresh(**inputs).score, atol=0, rtol=0)
     assert len(calls) >= 1
+
+
+def test_from_clip_starts_from_a_transformers_clip_folder(converted, tmp_path):
+    model, processor = converted
+    model.clip.save_pretrained(tmp_path / "clip")  # a plain transformers CLIP checkpoint, no tokenizer
+    started = LIQEModel.from_clip(str(tmp_path / "clip")).eval()
+    assert started.config.num_prompts == 495
+    assert not started.clip.logit_scale.requires_grad
+    with torch.no_grad():
+        inputs = processor(images=str(FIXTURES / "images" / "astronaut.png"))
+        torch.testing.assert_close(started(**inputs).score, model(**inputs).score, atol=1e-6, rtol=0)
+    quality_only = LIQEModel.from_clip(str(tmp_path / "clip"), variant="quality")
+    assert quality_only.config.num_prompts == 5
+    # A checkpoint that ships its tokenizer is tokenised with it (same ids here).
+    processor.tokenizer.save_pretrained(tmp_path / "clip")
+    with_tokenizer = LIQEModel.from_clip(str(tmp_path / "clip"))
+    assert torch.equal(with_tokenizer.prompt_input_ids, started.prompt_input_ids)

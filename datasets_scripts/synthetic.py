@@ -20,11 +20,14 @@ The default data for training, tests and the demo on a machine with no downloads
 * Deterministic for a seed: building twice gives identical PNG and parquet bytes; another seed changes
   the random distortions (noise, impulse positions, motion angle, patches, ...) and the split.
 
-Writing (``write_corpus``): ``OUT/disk`` (``DatasetDict.save_to_disk``) and ``OUT/hub``, a folder laid
-out like a Hub dataset repo (``README.md`` card with YAML ``configs``, ``data/<split>-00000-of-00001.parquet``
-with the PNG bytes embedded, ``references/<name>.png``) that ``datasets.load_dataset(OUT/hub)`` reads.
+Writing (``out_dir``): through the shared exporter ``export.write_corpus``, like every real corpus:
+``OUT/README.md`` (card with the photo licences), ``OUT/data/<split>-*.parquet`` (PNG bytes embedded,
+stored once) and ``OUT/splits/seeded.parquet`` (the split by reference photo). ``splits.load_session(OUT)``
+and ``datasets.load_dataset(OUT)`` read it. The pristine photos are not stored: ``load_reference_photos``
+rebuilds them exactly (for full-reference measures).
 
     python -m datasets_scripts.synthetic --out OUT [--references DIR] [--seed 0] [--size 384] [--levels 5]
+        [--overwrite] [--push-to-hub ORG/NAME [--public] [--token T]]     (or: python -m datasets_scripts synthetic ...)
     python -m datasets_scripts.synthetic --table      # the markdown table of photos, types and levels
 """
 
@@ -45,6 +48,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from datasets_scripts.schema import FEATURES, distortion_class_id
+from datasets_scripts.splits import SPLITS
 from modeling_liqe.configuration_liqe import DISTORTION_CLASSES, FINE_DISTORTION_TO_CLASS, SCENES
 
 logger = logging.getLogger(__name__)
@@ -597,10 +601,12 @@ def build_synthetic_corpus(
     split_fractions=DEFAULT_SPLIT_FRACTIONS,
     scenes=None,
     num_workers=1,
+    overwrite=False,
 ):
     """Build the synthetic corpus as a `DatasetDict` (train / validation / test, split by reference).
 
-    out_dir: if given, also write it there (see `write_corpus`). references: None (scikit-image
+    out_dir: if given, also write it there as a standard corpus folder (see `write_corpus`; a non-empty
+    folder needs overwrite=True), read back by `splits.load_session(out_dir)`. references: None (scikit-image
     photos), a folder or a list of image paths. levels: how many of the 5 level columns (evenly
     spaced, so 3 keeps levels 1, 3, 5; `distortion_level` always names the column). distortions:
     None for all 25 types, or an iterable of KADID type ids. scenes: optional {reference name: [scene,
@@ -645,33 +651,38 @@ def build_synthetic_corpus(
         }
     )
     if out_dir is not None:
-        card = dataset_card(corpus, photos, seed=seed, image_size=image_size, level_list=level_list, distortions=chosen)
-        write_corpus(corpus, out_dir, card, references={p["name"]: p["image"] for p in photos})
+        card = corpus_card(photos, seed=seed, image_size=image_size, level_list=level_list, distortions=chosen, splits=split_names)
+        write_corpus(corpus, out_dir, card, notes=_build_notes(photos, split_names, seed, image_size), overwrite=overwrite)
     return corpus
 
 
-def write_corpus(corpus, out_dir, card, references=None):
-    """Write `OUT/disk` (save_to_disk) and the Hub-style folder `OUT/hub` (card, parquet, references).
+def write_corpus(corpus, out_dir, card, notes=(), overwrite=False):
+    """Write the built `corpus` as the standard corpus folder through `export.write_corpus`.
 
-    Kept as one small function so that the shared exporter of the real corpora can replace it.
+    The exporter reads images from files: the PNG bytes go to a temporary folder laid out like a
+    release (`images/<name>.png` = `image_id`) and are embedded once more, unchanged, in the parquet
+    files. The `seeded` split scheme is the corpus's split by reference photo; it partitions the data
+    files. Returns {scheme: {split: rows}}.
     """
-    out_dir = Path(out_dir)
-    corpus.save_to_disk(str(out_dir / "disk"))
-    hub = out_dir / "hub"
-    (hub / "data").mkdir(parents=True, exist_ok=True)
-    # Files of an earlier build into the same folder would otherwise be read as part of this one.
-    stale = list((hub / "data").glob("*.parquet")) + list((hub / "references").glob("*.png"))
-    for path in stale:
-        path.unlink()
-    for split, dataset in corpus.items():
-        # The images already hold their PNG bytes, so the parquet files are self-contained.
-        dataset.to_parquet(str(hub / "data" / f"{split}-00000-of-00001.parquet"))
-    if references:
-        (hub / "references").mkdir(exist_ok=True)
-        for name, image in references.items():
-            (hub / "references" / f"{name}.png").write_bytes(_png_bytes(image))
-    (hub / "README.md").write_text(card, encoding="utf-8")
-    return out_dir
+    import tempfile
+
+    import datasets
+
+    from datasets_scripts import export
+
+    with tempfile.TemporaryDirectory(prefix="liqe-synthetic-") as staging:
+        rows, seeded = [], {}
+        for split in SPLITS:
+            for row in corpus[split].cast_column("image", datasets.Image(decode=False)):
+                path = Path(staging) / row["image_id"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(row["image"]["bytes"])
+                # The exporter takes scene names and derives `distortion` from `distortion_fine`.
+                rows.append(dict(row, image=str(path), scenes=[SCENES[i] for i in row["scenes"]]))
+                seeded[row["image_id"]] = split
+        return export.write_corpus(
+            out_dir, rows, {"seeded": seeded}, card, default_split="seeded", notes=notes, overwrite=overwrite
+        )
 
 
 def _is_default_references(photos):
@@ -715,89 +726,93 @@ def markdown_table(photos=None, image_size=DEFAULT_IMAGE_SIZE, level_list=None, 
     return "\n".join(lines) + "\n"
 
 
-def dataset_card(corpus, photos, seed, image_size, level_list, distortions):
-    """A dataset card (README.md with YAML front matter) for the Hub-style folder."""
+def corpus_card(photos, seed, image_size, level_list, distortions, splits):
+    """The ``card.CorpusCard`` of a build: the photo licence table in the terms, the contents table in the description."""
+    from datasets_scripts.card import REDISTRIBUTION_ALLOWED, REDISTRIBUTION_UNKNOWN, CorpusCard
+    from datasets_scripts.kadid10k import CARD as KADID10K_CARD
+
     default = _is_default_references(photos)
-    n_images = sum(len(d) for d in corpus.values())
-    yaml_lines = [
-        "---",
-        "license: other",
-        "license_name: " + ("public-domain-and-cc0" if default else "unknown"),
-        "pretty_name: LIQE synthetic IQA corpus (KADID-10k-style distortions)",
-        "language:",
-        "- en",
-        "task_categories:",
-        "- image-classification",
-        "tags:",
-        "- image-quality-assessment",
-        "- synthetic",
-        "- kadid-10k-style",
-        "size_categories:",
-        "- " + ("n<1K" if n_images < 1000 else "1K<n<10K" if n_images < 10000 else "10K<n<100K"),
-        "configs:",
-        "- config_name: default",
-        "  data_files:",
-    ]
-    for split in corpus:
-        yaml_lines += [f"  - split: {split}", f"    path: data/{split}-*.parquet"]
-    yaml_lines.append("---")
     classes_present = sorted({d.distortion_class for d in distortions}, key=DISTORTION_CLASSES.index)
-    body = [
-        "",
-        "# LIQE synthetic IQA corpus",
-        "",
-        "Reference photos with KADID-10k-style synthetic distortions, built offline by "
-        "`python -m datasets_scripts.synthetic` of the liqe project "
-        f"(seed {seed}, {image_size} px, levels {level_list}). Every row has the liqe corpus schema: "
-        "`image, mos, mos_std, mos_raw, corpus, image_id, reference_id, distortion_fine, distortion, "
-        "distortion_level, scenes`.",
-        "",
-        f"Distortion classes present: {', '.join(classes_present)}.",
-        "",
-        "The distortions are approximations written for this project in the style of KADID-10k "
-        "(Lin, Hosu, Saupe, QoMEX 2019), not its code; the quality target is a rule on the level, not "
-        "a subjective score: `mos = 4.9 - 0.9 * (level - 1) - offset`, `mos_std` is empty. Use it to "
-        "exercise training and evaluation code, not to report image-quality results.",
-        "",
-        "## Licence and sources of the reference photos",
-        "",
-    ]
+    description = "\n".join(
+        [
+            "Reference photos with KADID-10k-style synthetic distortions, built offline (nothing downloaded) by "
+            f"`python -m datasets_scripts.synthetic` of the liqe project (seed {seed}, {image_size} px, levels "
+            f"{level_list}). Distortion classes present: {', '.join(classes_present)}.",
+            "",
+            "The distortions are approximations written for this project in the style of KADID-10k (Lin, Hosu, "
+            "Saupe, QoMEX 2019), not its code, and the quality target is a rule on the level, not a subjective "
+            "score. Use it to exercise training and evaluation code, not to report image-quality results.",
+            "",
+            markdown_table(photos, image_size=image_size, level_list=level_list, distortions=distortions, seed=seed, splits=splits),
+        ]
+    )
     if default:
-        body.append(
-            "All photos ship inside the scikit-image package (`skimage.data`); their licences as stated in "
-            "the scikit-image docstrings:"
+        intro = (
+            "All reference photos ship inside the scikit-image package (`skimage.data`); their licences as stated "
+            "in the scikit-image docstrings:"
         )
     else:
-        body.append("User-supplied reference photos: their licence is whatever their owner grants (fill it in).")
-    body += ["", "| photo | licence | source |", "|---|---|---|"]
-    body += [f"| {p['name']} | {p['licence']} | {p['source']} |" for p in photos]
-    body += [
-        "",
-        "The distorted images are dedicated to the public domain (CC0 1.0) as far as the photos allow. "
-        "`references/` holds the pristine (cropped, resized) photos for full-reference measures.",
-        "",
-        "## Contents",
-        "",
-        markdown_table(
-            photos,
-            image_size=image_size,
-            level_list=level_list,
-            distortions=distortions,
-            seed=seed,
-            splits={split: sorted(set(dataset["reference_id"])) for split, dataset in corpus.items()},
+        intro = "User-supplied reference photos: their licence is whatever their owner grants (fill it in)."
+    terms = "\n".join(
+        [intro, "", "| photo | licence | source |", "|---|---|---|"]
+        + [f"| {p['name']} | {p['licence']} | {p['source']} |" for p in photos]
+        + ["", "The distorted images are dedicated to the public domain (CC0 1.0) as far as the photos allow."]
+    )
+    return CorpusCard(
+        corpus=CORPUS_NAME,
+        pretty_name="LIQE synthetic IQA corpus (KADID-10k-style distortions)",
+        homepage="none, generated offline by `datasets_scripts/synthetic.py` of the liqe project",
+        description=description,
+        score_description=(
+            "`mos = 4.9 - 0.9 * (level - 1) - offset` on 1-5, higher is better, where `offset` (0 to 0.3) is a fixed "
+            "constant of the distortion type (its column in the table above); `mos_raw` equals `mos` and `mos_std` "
+            "is empty. The target encodes the level only, never the photo."
         ),
+        citation=KADID10K_CARD.citation,
+        terms=terms,
+        redistribution=REDISTRIBUTION_ALLOWED if default else REDISTRIBUTION_UNKNOWN,
+        license="other" if default else "unknown",
+        license_name="public-domain-and-cc0" if default else None,
+        notes=[
+            "`image_id` is `images/<photo>_<type id>_<level>.png`; `reference_id` is the photo's name; "
+            "`distortion_fine` is the KADID-10k type's LIQE label, `distortion_level` the level column (1..5).",
+        ],
+    )
+
+
+def _build_notes(photos, splits, seed, image_size):
+    reference_code = "load_reference_photos(None, %d)" % image_size if _is_default_references(photos) else (
+        "load_reference_photos(FOLDER, %d)" % image_size
+    )
+    return [
+        f"`seeded`: split by reference photo (no photo in two splits), seed {seed}, "
+        f"{'/'.join(str(round(100 * f)) for f in DEFAULT_SPLIT_FRACTIONS)} of the photos rather than the 70/10/20 "
+        "of the images used for real corpora: "
+        + "; ".join(f"{split} {', '.join(names)}" for split, names in splits.items())
+        + ".",
+        "The pristine (cropped, resized) reference photos are not stored: "
+        f"`datasets_scripts.synthetic.{reference_code}` rebuilds them exactly, for full-reference measures.",
     ]
-    return "\n".join(yaml_lines + body)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", help="output folder: OUT/disk (save_to_disk) and OUT/hub (parquet + card)")
+    from datasets_scripts.export import ExportError, push_to_hub
+
+    parser = argparse.ArgumentParser(
+        prog="python -m datasets_scripts.synthetic",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", help="output folder (README.md, data/, splits/), read by splits.load_session")
     parser.add_argument("--references", help="folder of reference photos (default: the scikit-image photos)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=DEFAULT_IMAGE_SIZE, help="square side in px (>= 224 for the model)")
     parser.add_argument("--levels", type=int, default=NUM_LEVELS, help="levels per distortion, 1-5 (evenly spaced)")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (same output)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier build in --out")
+    parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the output folder as this Hub dataset repo")
+    parser.add_argument("--public", action="store_true", help="create the Hub repo public even for user-supplied photos")
+    parser.add_argument("--token", help="Hub token (default: the logged-in one)")
     parser.add_argument("--table", action="store_true", help="print the markdown table of the corpus and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
@@ -810,13 +825,24 @@ def main(argv=None):
     if not args.out:
         parser.error("--out is required (or --table)")
     start = time.perf_counter()
-    corpus = build_synthetic_corpus(
-        out_dir=args.out, references=args.references, seed=args.seed, image_size=args.size, levels=args.levels,
-        num_workers=args.workers,
-    )
+    try:
+        corpus = build_synthetic_corpus(
+            out_dir=args.out, references=args.references, seed=args.seed, image_size=args.size, levels=args.levels,
+            num_workers=args.workers, overwrite=args.overwrite,
+        )
+    except ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - start
     sizes = ", ".join(f"{split} {len(ds)}" for split, ds in corpus.items())
-    logger.info("wrote %s (%s images) in %.1f s", args.out, sizes, elapsed)
+    print(f"{CORPUS_NAME}: {sum(len(ds) for ds in corpus.values())} rows written to {args.out} "
+          f"(data files split by seeded: {sizes}) in {elapsed:.1f} s")
+    if args.push_to_hub:
+        # The built-in photos are CC0 / public domain; user-supplied ones have unknown terms: private.
+        private = bool(args.references) and not args.public
+        if private:
+            logger.warning("user-supplied reference photos: creating %s as a private repo (--public to override)", args.push_to_hub)
+        push_to_hub(args.out, args.push_to_hub, private=private, token=args.token)
     return 0
 
 

@@ -1,4 +1,8 @@
-"""The embedded synthetic corpus: classes, monotone levels, split by reference, determinism, round trips."""
+"""The embedded synthetic corpus: classes, monotone levels, split by reference, determinism, round trips.
+
+The corpus is written by the shared exporter (README.md, data/, splits/) and read back like any
+converted corpus: ``load_session``, ``datasets.load_dataset``, a parquet file alone, save_to_disk.
+"""
 
 import io
 import shutil
@@ -7,10 +11,14 @@ from collections import defaultdict
 import datasets
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
+from datasets_scripts import __main__ as entry
 from datasets_scripts import synthetic
+from datasets_scripts.export import ExportError
 from datasets_scripts.schema import FEATURES, FINE_DISTORTIONS
+from datasets_scripts.splits import load_session, read_split_table
 from modeling_liqe.configuration_liqe import DISTORTION_CLASSES
 
 SIZE = 128  # small for speed; the corpus default is 384
@@ -64,9 +72,10 @@ def test_shape_schema_and_every_class(built):
 
 def test_psnr_falls_and_mos_falls_with_level_for_every_distortion(built):
     out, corpus = built
+    # The pristine photos are not stored; the card says how to rebuild them for full-reference measures.
+    assert not (out / "references").exists()
+    assert f"load_reference_photos(None, {SIZE})" in (out / "README.md").read_text()
     references = {p["name"]: p["image"] for p in synthetic.load_reference_photos(None, SIZE)}
-    for name, image in references.items():  # the written references are the photos the corpus used
-        assert np.array_equal(np.asarray(Image.open(out / "hub" / "references" / f"{name}.png")), image)
     series = defaultdict(dict)
     for row in _all_rows(corpus):
         key = (row["reference_id"], row["distortion_fine"])
@@ -84,12 +93,15 @@ def test_psnr_falls_and_mos_falls_with_level_for_every_distortion(built):
 
 
 def test_split_by_reference(built):
-    _, corpus = built
+    out, corpus = built
     refs = {split: set(corpus[split]["reference_id"]) for split in SPLITS}
     assert all(refs.values())
     assert not (refs["train"] & refs["validation"] or refs["train"] & refs["test"] or refs["validation"] & refs["test"])
     assert set().union(*refs.values()) == set(synthetic.REFERENCE_PHOTOS)
     assert refs == {s: set(n) for s, n in synthetic.split_references(list(synthetic.REFERENCE_PHOTOS), seed=0).items()}
+    table = read_split_table(out, "seeded")  # the stored scheme is that same split, one row per image
+    split_of = {image_id: split for split in SPLITS for image_id in corpus[split]["image_id"]}
+    assert dict(zip(table["image_id"], table["split"])) == split_of
 
 
 def test_deterministic_for_a_seed_and_changed_by_another(built, tmp_path):
@@ -97,10 +109,11 @@ def test_deterministic_for_a_seed_and_changed_by_another(built, tmp_path):
     again = synthetic.build_synthetic_corpus(out_dir=tmp_path / "again", seed=0, image_size=SIZE)
     for split in SPLITS:
         assert _all_rows_of(corpus[split]) == _all_rows_of(again[split])
-    for path in sorted((out / "hub").rglob("*")) + sorted((out / "disk").rglob("*")):
-        if path.is_file():
-            twin = tmp_path / "again" / path.relative_to(out)
-            assert path.read_bytes() == twin.read_bytes(), path.relative_to(out)
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(str(p.relative_to(tmp_path / "again")) for p in (tmp_path / "again").rglob("*") if p.is_file())
+    assert "data/train-00000-of-00001.parquet" in files and "splits/seeded.parquet" in files
+    for name in files:  # the parquet files, the split table and the card are byte-identical
+        assert (out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
 
     other = synthetic.build_synthetic_corpus(seed=1, image_size=SIZE, distortions=[11, 13, 19])
     first = {r["image_id"]: r["image"]["bytes"] for r in _all_rows(corpus)}
@@ -117,9 +130,33 @@ def _all_rows_of(dataset):
     return [dict(row, image=row["image"]["bytes"]) for row in rows]
 
 
-def test_save_to_disk_round_trip(built):
+def test_one_copy_in_the_shared_layout(built):
     out, corpus = built
-    loaded = datasets.load_from_disk(str(out / "disk"))
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "data", "splits"]  # no disk/, hub/, references/
+    assert sorted(p.name for p in (out / "data").iterdir()) == [f"{s}-00000-of-00001.parquet" for s in ("test", "train", "validation")]
+    assert sorted(p.name for p in (out / "splits").iterdir()) == ["seeded.parquet"]
+    stored = sum(p.stat().st_size for p in (out / "data").iterdir())
+    images = sum(len(row["image"]["bytes"]) for row in _all_rows(corpus))
+    assert images <= stored < 1.1 * images  # the PNG bytes once, plus small columns
+
+
+def test_load_session_gives_the_split_by_reference(built):
+    out, corpus = built
+    expected = synthetic.split_references(list(synthetic.REFERENCE_PHOTOS), seed=0)
+    for session in (None, "seeded"):  # the data files' partition and the stored scheme agree
+        loaded = load_session(out, session)
+        assert list(loaded) == list(SPLITS)
+        for split in SPLITS:
+            assert loaded[split].features == FEATURES
+            assert sorted(set(loaded[split]["reference_id"])) == expected[split]
+            assert _all_rows_of(loaded[split]) == _all_rows_of(corpus[split])  # same rows, order and bytes
+    assert load_session(out)["test"][0]["image"].size == (SIZE, SIZE)
+
+
+def test_save_to_disk_round_trip(built, tmp_path):
+    out, corpus = built
+    load_session(out).save_to_disk(str(tmp_path / "arrow"))
+    loaded = datasets.load_from_disk(str(tmp_path / "arrow"))
     for split in SPLITS:
         assert loaded[split].features == FEATURES
         assert _all_rows_of(loaded[split]) == _all_rows_of(corpus[split])
@@ -127,29 +164,48 @@ def test_save_to_disk_round_trip(built):
 
 def test_parquet_holds_the_image_bytes(built, tmp_path):
     out, corpus = built
-    alone = tmp_path / "alone.parquet"  # the parquet file by itself, far from any image file
-    shutil.copy(out / "hub" / "data" / "test-00000-of-00001.parquet", alone)
-    dataset = datasets.Dataset.from_parquet(str(alone))
+    copy = tmp_path / "copy"  # a copied folder, then one parquet file by itself, far from any image file
+    shutil.copytree(out, copy)
+    alone = tmp_path / "alone.parquet"
+    shutil.copy(copy / "data" / "test-00000-of-00001.parquet", alone)
+    dataset = datasets.Dataset.from_parquet(str(alone), cache_dir=str(tmp_path / "cache"))
     assert dataset.features == FEATURES
     assert len(dataset) == len(corpus["test"])
     row = dataset[3]
     assert row["image"].size == (SIZE, SIZE)
     assert np.array_equal(np.asarray(row["image"]), np.asarray(corpus["test"][3]["image"]))
+    assert _all_rows_of(dataset) == _all_rows_of(corpus["test"])
 
 
-def test_load_dataset_reads_the_hub_folder(built, tmp_path):
+def test_load_dataset_reads_the_folder(built, tmp_path):
     out, corpus = built
-    hub = tmp_path / "hub"
-    shutil.copytree(out / "hub", hub)
-    card = (hub / "README.md").read_text()
-    assert card.startswith("---\n") and "configs:" in card and "license:" in card
-    for name in synthetic.REFERENCE_PHOTOS:
-        assert name in card
-    loaded = datasets.load_dataset(str(hub), cache_dir=str(tmp_path / "cache"))
+    card = (out / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["license"] == "other" and front["license_name"] == "public-domain-and-cc0"
+    assert [c["config_name"] for c in front["configs"]] == ["default", "splits"]
+    for name, meta in synthetic.REFERENCE_PHOTOS.items():  # the photo licence table
+        assert f"| {name} | {meta['licence']} | {meta['source']} |" in card
+    assert "Warning" not in card
+    loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
     assert {s: len(d) for s, d in loaded.items()} == {s: len(corpus[s]) for s in SPLITS}
     assert loaded["train"].features == FEATURES
     row = loaded["validation"][0]
     assert row["image"].size == (SIZE, SIZE) and row["corpus"] == "synthetic"
+    assert _all_rows_of(loaded["validation"]) == _all_rows_of(corpus["validation"])
+    tables = datasets.load_dataset(str(out), "splits", cache_dir=str(tmp_path / "cache"))
+    assert tables["seeded"].num_rows == sum(len(corpus[s]) for s in SPLITS)
+
+
+def test_overwrite_is_explicit(tmp_path):
+    out = tmp_path / "out"
+    tiny = dict(image_size=64, levels=1, distortions=[1, 11])
+    synthetic.build_synthetic_corpus(out_dir=out, seed=0, **tiny)
+    with pytest.raises(ExportError, match="not empty; pass overwrite=True"):
+        synthetic.build_synthetic_corpus(out_dir=out, seed=1, **tiny)
+    assert synthetic.main(["--out", str(out), "--size", "64", "--levels", "1"]) == 1  # the CLI: an error, no traceback
+    synthetic.build_synthetic_corpus(out_dir=out, seed=1, overwrite=True, **tiny)
+    expected = synthetic.split_references(list(synthetic.REFERENCE_PHOTOS), seed=1)
+    assert {s: sorted(set(d["reference_id"])) for s, d in load_session(out).items()} == expected
 
 
 def _make_user_photos(folder):
@@ -170,12 +226,18 @@ def _make_user_photos(folder):
     (folder / "notes.txt").write_text("not an image")
 
 
-def test_user_reference_folder(tmp_path):
+def test_user_reference_folder(tmp_path, monkeypatch, capsys):
     folder = tmp_path / "photos"
     _make_user_photos(folder)
     out = tmp_path / "out"
-    assert synthetic.main(["--out", str(out), "--references", str(folder), "--size", "64", "--levels", "3", "--seed", "3"]) == 0
-    loaded = datasets.load_from_disk(str(out / "disk"))
+    calls = []
+    monkeypatch.setattr("huggingface_hub.HfApi.create_repo", lambda self, repo_id, **kw: calls.append((repo_id, kw["private"])))
+    monkeypatch.setattr("huggingface_hub.HfApi.upload_folder", lambda self, **kw: calls.append(kw["folder_path"]))
+    argv = ["--out", str(out), "--references", str(folder), "--size", "64", "--levels", "3", "--seed", "3", "--push-to-hub", "org/syn"]
+    assert entry.main(["synthetic", *argv]) == 0  # python -m datasets_scripts synthetic ...
+    assert "synthetic: 300 rows written to" in capsys.readouterr().out
+    assert calls == [("org/syn", True), str(out)]  # user photos, unknown terms: a private repo
+    loaded = load_session(out)
     rows = [row for split in SPLITS for row in _all_rows_of(loaded[split])]
     names = {"garden_photo", "street", "shot2", "shot3"}
     assert {row["reference_id"] for row in rows} == names
@@ -185,8 +247,9 @@ def test_user_reference_folder(tmp_path):
     assert all(_decode(row["image"]).shape == (64, 64, 3) for row in rows[:5])
     refs = {split: set(loaded[split]["reference_id"]) for split in SPLITS}
     assert all(refs.values()) and sum(len(r) for r in refs.values()) == len(names)
-    card = (out / "hub" / "README.md").read_text()
-    assert "license_name: unknown" in card and "garden photo.jpg" in card
+    card = (out / "README.md").read_text()
+    assert yaml.safe_load(card.split("---")[1])["license"] == "unknown"
+    assert "garden photo.jpg" in card and "> **Warning**: no licence" in card
 
     with pytest.raises(ValueError, match="at least 3"):
         synthetic.build_synthetic_corpus(references=sorted(folder.glob("shot*.png")), image_size=64, distortions=[1])

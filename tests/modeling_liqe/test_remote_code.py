@@ -49,8 +49,13 @@ save_dir = sys.argv[5] if len(sys.argv) > 5 else None
 # An editable install (`pip install -e .`) would make the package importable from anywhere: drop the repo
 # from sys.path and setuptools' editable finders, then PROVE that the package cannot be imported.
 repo = os.path.realpath(repo_root)
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != repo]
-sys.meta_path[:] = [f for f in sys.meta_path if not type(f).__module__.startswith("__editable__")]
+def _editable(obj):  # setuptools installs its finder class itself (not an instance) on sys.meta_path
+    return "__editable__" in getattr(obj if isinstance(obj, type) else type(obj), "__module__", "")
+
+
+sys.path[:] = [p for p in sys.path if "__editable__" not in p and os.path.realpath(p or os.getcwd()) != repo]
+sys.meta_path[:] = [f for f in sys.meta_path if not _editable(f)]
+sys.path_hooks[:] = [h for h in sys.path_hooks if "__editable__" not in getattr(h, "__module__", "")]
 sys.path_importer_cache.clear()
 for name in ("modeling_liqe", "datasets_scripts"):
     if importlib.util.find_spec(name) is not None:

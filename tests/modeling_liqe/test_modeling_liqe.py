@@ -74,7 +74,7 @@ def test_output_shapes_and_patch_mask(converted):
     torch.testing.assert_close(output.joint_probs.sum(-1), torch.ones(2))
     assert ((output.score >= 1) & (output.score <= 5)).all()
     # Padded windows are ignored: image 0 with a 2-window mask equals its first two windows alone.
-    torch.testing.assert_close(output.logits[:1], first_two.logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(output.logits[:1], first_two.logits, atol=1e-4, rtol=1e-5)  # logits are x100 cosines
 
 
 def test_logit_scale_is_frozen_and_everything_else_trains(converted):

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The project's test command: README.md documents it and .ci/run calls this file, so both run the same line.
-# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/modeling_liqe -x`).
+# The project's test command (README.md; CI runs it through .ci/run): builds the venvs where missing or out of
+# date (scripts/setup.sh), then runs pytest offline. Extra arguments go to pytest
+# (e.g. `bash scripts/test.sh tests/modeling_liqe -x`).
 set -eo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh
 . .venv/bin/activate && HF_HUB_OFFLINE=1 python -m pytest -q "$@"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Build the venvs the tests need, where missing or out of date (scripts/test.sh and .ci/run call this):
+#   .venv        torch CPU, then this package with its dev extra (transformers 5)
+#   .venv-tf4    torch CPU + the newest transformers 4.x   } the Hub remote-code round trip
+#   .venv-tf450  torch CPU + transformers 4.50 (the floor)  } (tests/modeling_liqe/test_remote_code.py)
+# A venv is (re)installed only when its requirements (or setup.cfg / pyproject.toml for .venv) changed since
+# its last successful install, so a second run costs a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
+
+TORCH=torch==2.13.0
+
+make_venv() {  # make_venv DIR PIP-REQUIREMENT...
+  local dir=$1; shift
+  local stamp
+  stamp=$({ echo "$TORCH $*"; if [ "$dir" = .venv ]; then cat setup.cfg pyproject.toml; fi; } | sha256sum | cut -c1-64)
+  if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.liqe-setup" 2>/dev/null)" = "$stamp" ]; then
+    return 0
+  fi
+  echo "=== scripts/setup.sh: installing $dir ($*)"
+  [ -x "$dir/bin/python" ] || python3 -m venv "$dir"
+  rm -f "$dir/.liqe-setup"
+  # torch FIRST: any later requirement on torch would otherwise pull the multi-GB CUDA build.
+  "$dir/bin/pip" install -q "$TORCH"
+  "$dir/bin/pip" install -q "$@"
+  echo "$stamp" > "$dir/.liqe-setup"
+}
+
+make_venv .venv -e '.[dev]'
+make_venv .venv-tf4 'transformers>=4.50,<5' safetensors pillow numpy
+make_venv .venv-tf450 'transformers==4.50.*' safetensors pillow numpy

@@ -19,9 +19,8 @@ import torch
 from transformers import CLIPConfig
 
 from .configuration_liqe import LIQEConfig
-from .image_processing_liqe import LIQEImageProcessor
+from .model_folder import prepare_model_and_processor, render_model_card, save_model_folder
 from .modeling_liqe import LIQEModel
-from .processing_liqe import LIQEProcessor
 
 # Metadata that OpenAI's TorchScript-exported state dicts carry beside the tensors.
 _IGNORED_OPENAI_KEYS = {"input_resolution", "context_length", "vocab_size"}
@@ -209,8 +208,6 @@ def convert_checkpoint(source, output_dir=None, variant="full", dtype=torch.floa
 
     Returns (model, processor).
     """
-    from .clip_bpe import load_clip_tokenizer
-
     state = load_openai_state_dict(source)
     clip_config = clip_config_from_openai_state_dict(state, source)
     converted, origin = openai_to_transformers_state_dict(state, clip_config, source)
@@ -228,61 +225,15 @@ def convert_checkpoint(source, output_dir=None, variant="full", dtype=torch.floa
     missing = [key for key in result.missing_keys if not key.endswith("position_ids")]
     if missing or result.unexpected_keys:
         raise CheckpointError(f"{source}: could not load {missing or result.unexpected_keys}")
-    tokenizer = tokenizer if tokenizer is not None else load_clip_tokenizer(model_max_length=clip_config.text_config.max_position_embeddings)
-    processor = LIQEProcessor.from_liqe_config(config, LIQEImageProcessor.from_liqe_config(config), tokenizer)
-    model.set_prompt_tokens(*processor.tokenize_prompts())
-    model = model.to(dtype).eval()
+    model, processor = prepare_model_and_processor(model, tokenizer, dtype)
     if output_dir is not None:
-        output_dir = Path(output_dir)
-        model.save_pretrained(output_dir)
-        processor.save_pretrained(output_dir)
+        card = None
         if model_card:
-            (output_dir / "README.md").write_text(_model_card(config, os.path.basename(str(source))), encoding="utf-8")
+            intro = (f"Blind image quality assessment by vision-language correspondence (Zhang et al., CVPR 2023), "
+                     f"converted from `{os.path.basename(str(source))}` with `liqe convert`.")
+            card = render_model_card(config, f"LIQE ({config.variant} variant)", intro)
+        save_model_folder(output_dir, model, processor, card)
     return model, processor
-
-
-def _model_card(config, source_name):
-    vision = config.clip_config.vision_config
-    return f"""---
-library_name: transformers
-license: mit
-pipeline_tag: image-classification
-tags:
-- image-quality-assessment
-- liqe
-- clip
----
-
-# LIQE ({config.variant} variant)
-
-Blind image quality assessment by vision-language correspondence (Zhang et al., CVPR 2023), converted from
-`{source_name}` with `liqe convert`. CLIP backbone: ViT, {vision.num_hidden_layers} layers, width
-{vision.hidden_size}, patch {vision.patch_size}. {config.num_prompts} prompts over the axes
-{", ".join(f"{a['name']} ({len(a['labels'])})" for a in config.label_axes)}.
-
-```python
-from transformers import AutoModel, AutoProcessor
-
-model = AutoModel.from_pretrained("<this repo>", trust_remote_code=True).eval()
-processor = AutoProcessor.from_pretrained("<this repo>", trust_remote_code=True)
-print(model(**processor(images="photo.jpg")).score)  # 1 (bad) .. 5 (perfect)
-```
-
-The score is sum_i i * P(quality level i) over bad, poor, fair, good, perfect; the scene and distortion are the
-argmax of their marginals. Images with both sides >= 768 px are resized (short side 768, Pillow bilinear), and 15
-windows of 224 px are averaged.
-
-## Citation
-
-```bibtex
-@inproceedings{{zhang2023liqe,
-  title={{Blind Image Quality Assessment via Vision-Language Correspondence: A Multitask Learning Perspective}},
-  author={{Zhang, Weixia and Zhai, Guangtao and Wei, Ying and Yang, Xiaokang and Ma, Kede}},
-  booktitle={{IEEE Conference on Computer Vision and Pattern Recognition}},
-  year={{2023}}
-}}
-```
-"""
 
 
 __all__ = [

@@ -83,61 +83,25 @@ def init_random_model(geometry="tiny", variant="full", seed=0, output_dir=None, 
     folder that `AutoModel.from_pretrained(output_dir, trust_remote_code=True)` loads. The global torch RNG is
     left untouched. The scores of such a model mean nothing: it is for smoke tests, demos and benchmarks.
     """
-    from pathlib import Path
-
-    from .clip_bpe import load_clip_tokenizer
     from .configuration_liqe import LIQEConfig
-    from .image_processing_liqe import LIQEImageProcessor
+    from .model_folder import prepare_model_and_processor, render_model_card, save_model_folder
     from .modeling_liqe import LIQEModel
-    from .processing_liqe import LIQEProcessor
 
-    clip_config = clip_config_for_geometry(geometry)
-    config = LIQEConfig(clip_config=clip_config, variant=variant)
+    config = LIQEConfig(clip_config=clip_config_for_geometry(geometry), variant=variant)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LIQEModel(config)
-    tokenizer = load_clip_tokenizer(model_max_length=clip_config.text_config.max_position_embeddings)
-    processor = LIQEProcessor.from_liqe_config(config, LIQEImageProcessor.from_liqe_config(config), tokenizer)
-    model.set_prompt_tokens(*processor.tokenize_prompts())
-    model = model.to(dtype).eval()
+    model, processor = prepare_model_and_processor(model, dtype=dtype)
     if output_dir is not None:
-        output_dir = Path(output_dir)
-        model.save_pretrained(output_dir)
-        processor.save_pretrained(output_dir)
-        (output_dir / "README.md").write_text(_model_card(config, geometry, seed), encoding="utf-8")
+        intro = (
+            f"This folder was written by `liqe init --geometry {geometry} --variant {config.variant} --seed {seed}`: "
+            "a LIQE model whose CLIP backbone has random weights. Its scores are meaningless; it exists to try the "
+            "tools, run smoke tests and time the code. Convert a published checkpoint with `liqe convert` for real "
+            "quality assessment."
+        )
+        card = render_model_card(config, f"LIQE ({config.variant} variant), RANDOMLY INITIALISED", intro, ("random-weights",))
+        save_model_folder(output_dir, model, processor, card)
     return model, processor
-
-
-def _model_card(config, geometry, seed):
-    vision = config.clip_config.vision_config
-    return f"""---
-library_name: transformers
-license: mit
-pipeline_tag: image-classification
-tags:
-- image-quality-assessment
-- liqe
-- clip
-- random-weights
----
-
-# LIQE ({config.variant} variant), RANDOMLY INITIALISED
-
-This folder was written by `liqe init --geometry {geometry} --variant {config.variant} --seed {seed}`: a LIQE
-model whose CLIP backbone (ViT, {vision.num_hidden_layers} layers, width {vision.hidden_size}, patch
-{vision.patch_size}) has random weights. Its scores are meaningless; it exists to try the tools, run smoke tests
-and time the code. Convert a published checkpoint with `liqe convert` for real quality assessment.
-
-{config.num_prompts} prompts over the axes {", ".join(f"{a['name']} ({len(a['labels'])})" for a in config.label_axes)}.
-
-```python
-from transformers import AutoModel, AutoProcessor
-
-model = AutoModel.from_pretrained("<this folder>", trust_remote_code=True).eval()
-processor = AutoProcessor.from_pretrained("<this folder>", trust_remote_code=True)
-print(model(**processor(images="photo.jpg")).score)  # 1 (bad) .. 5 (perfect)
-```
-"""
 
 
 __all__ = ["GEOMETRIES", "clip_config_for_geometry", "init_random_model"]

@@ -1,0 +1,84 @@
+# coding=utf-8
+# Copyright 2026 The liqe authors.
+"""What `liqe convert` and `liqe init` share: the processor that goes with a model, and the Hub-ready folder.
+
+Not part of the Hub remote code.
+"""
+
+from pathlib import Path
+
+import torch
+
+from .clip_bpe import load_clip_tokenizer
+from .image_processing_liqe import LIQEImageProcessor
+from .processing_liqe import LIQEProcessor
+
+
+def prepare_model_and_processor(model, tokenizer=None, dtype=torch.float32):
+    """Build the processor matching `model.config`, set the model's prompt tokens with it; eval mode, `dtype`.
+
+    `tokenizer` defaults to the CLIP BPE bundled with this package. Returns (model, processor).
+    """
+    config = model.config
+    if tokenizer is None:
+        tokenizer = load_clip_tokenizer(model_max_length=config.clip_config.text_config.max_position_embeddings)
+    processor = LIQEProcessor.from_liqe_config(config, LIQEImageProcessor.from_liqe_config(config), tokenizer)
+    model.set_prompt_tokens(*processor.tokenize_prompts())
+    return model.to(dtype).eval(), processor
+
+
+def save_model_folder(output_dir, model, processor, card_text=None):
+    """Write model (safetensors, remote code, shipped prompt features), processor and model card."""
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir)
+    processor.save_pretrained(output_dir)
+    if card_text is not None:
+        (output_dir / "README.md").write_text(card_text, encoding="utf-8")
+    return output_dir
+
+
+def render_model_card(config, heading, intro, extra_tags=()):
+    """A model card: YAML front matter, `heading`, `intro` (a paragraph), the backbone, usage and citation."""
+    vision = config.clip_config.vision_config
+    tags = "".join(f"- {tag}\n" for tag in ("image-quality-assessment", "liqe", "clip", *extra_tags))
+    axes = ", ".join(f"{a['name']} ({len(a['labels'])})" for a in config.label_axes)
+    return f"""---
+library_name: transformers
+license: mit
+pipeline_tag: image-classification
+tags:
+{tags}---
+
+# {heading}
+
+{intro}
+
+CLIP backbone: ViT, {vision.num_hidden_layers} layers, width {vision.hidden_size}, patch {vision.patch_size}.
+{config.num_prompts} prompts over the axes {axes}.
+
+```python
+from transformers import AutoModel, AutoProcessor
+
+model = AutoModel.from_pretrained("<this repo>", trust_remote_code=True).eval()
+processor = AutoProcessor.from_pretrained("<this repo>", trust_remote_code=True)
+print(model(**processor(images="photo.jpg")).score)  # 1 (bad) .. 5 (perfect)
+```
+
+The score is sum_i i * P(quality level i) over bad, poor, fair, good, perfect; the scene and the distortion are
+the argmax of their marginals. Images with both sides >= 768 px are resized (short side 768, Pillow bilinear),
+and the logits of 15 windows of 224 px are averaged.
+
+## Citation
+
+```bibtex
+@inproceedings{{zhang2023liqe,
+  title={{Blind Image Quality Assessment via Vision-Language Correspondence: A Multitask Learning Perspective}},
+  author={{Zhang, Weixia and Zhai, Guangtao and Wei, Ying and Yang, Xiaokang and Ma, Kede}},
+  booktitle={{IEEE Conference on Computer Vision and Pattern Recognition}},
+  year={{2023}}
+}}
+```
+"""
+
+
+__all__ = ["prepare_model_and_processor", "save_model_folder", "render_model_card"]

@@ -87,6 +87,15 @@ VARIANTS = {
 }
 
 
+def build_prompts(label_axes, prompt_template):
+    """One prompt per combination of the axes' labels, first axis outermost (row-major Cartesian product)."""
+    names = [axis["name"] for axis in label_axes]
+    return [
+        prompt_template.format(**dict(zip(names, combination)))
+        for combination in itertools.product(*(axis["labels"] for axis in label_axes))
+    ]
+
+
 class LIQEConfig(PretrainedConfig):
     r"""
     Configuration of a [`LIQEModel`]: a CLIP backbone and the label axes (quality, scene, distortion, or any
@@ -219,11 +228,7 @@ class LIQEConfig(PretrainedConfig):
 
     def prompts(self):
         """All prompts, first axis outermost (row-major over the Cartesian product of the axes)."""
-        names = self.axis_names
-        return [
-            self.prompt_template.format(**dict(zip(names, combination)))
-            for combination in itertools.product(*(axis["labels"] for axis in self.label_axes))
-        ]
+        return build_prompts(self.label_axes, self.prompt_template)
 
 
-__all__ = ["LIQEConfig"]
+__all__ = ["LIQEConfig", "build_prompts"]

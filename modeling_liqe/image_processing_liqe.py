@@ -116,6 +116,18 @@ def select_test_windows(num_windows, num_patches=15):
     return [k * step for k in range(num_patches)]
 
 
+def pad_windows(windows):
+    """Stack per-image windows (P_i, 3, S, S) into (batch, max P_i, 3, S, S) with zero padding, and the
+    (batch, max P_i) mask that marks real windows 1 and padding 0."""
+    num_patches = max(w.shape[0] for w in windows)
+    pixel_values = windows[0].new_zeros((len(windows), num_patches, *windows[0].shape[1:]))
+    patch_mask = torch.zeros(len(windows), num_patches, dtype=torch.long)
+    for row, w in enumerate(windows):
+        pixel_values[row, : w.shape[0]] = w
+        patch_mask[row, : w.shape[0]] = 1
+    return pixel_values, patch_mask
+
+
 class LIQEImageProcessor(BaseImageProcessor):
     r"""
     Turns images into the 224x224 windows LIQE scores.
@@ -253,12 +265,8 @@ class LIQEImageProcessor(BaseImageProcessor):
             all_windows.append(self.cut_windows(image, positions))
             boxes.append([[left, top, left + self.patch_size, top + self.patch_size] for top, left in positions])
             processed_sizes.append([height, width])
-        num_patches = max(windows.shape[0] for windows in all_windows)
-        pixel_values = torch.zeros(len(all_windows), num_patches, 3, self.patch_size, self.patch_size)
-        patch_mask = torch.zeros(len(all_windows), num_patches, dtype=torch.long)
-        for index, windows in enumerate(all_windows):
-            pixel_values[index, : windows.shape[0]] = windows
-            patch_mask[index, : windows.shape[0]] = 1
+        pixel_values, patch_mask = pad_windows(all_windows)
+        num_patches = pixel_values.shape[1]
         data = {"pixel_values": pixel_values, "patch_mask": patch_mask}
         if return_window_boxes:
             padded = [b + [[0, 0, 0, 0]] * (num_patches - len(b)) for b in boxes]
@@ -268,4 +276,4 @@ class LIQEImageProcessor(BaseImageProcessor):
         return BatchFeature(data=data)
 
 
-__all__ = ["LIQEImageProcessor", "LIQEImageError", "load_image", "to_rgb", "window_grid", "select_test_windows"]
+__all__ = ["LIQEImageProcessor", "pad_windows", "LIQEImageError", "load_image", "to_rgb", "window_grid", "select_test_windows"]

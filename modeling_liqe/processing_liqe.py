@@ -3,11 +3,12 @@
 """Processor for LIQE: the image processor, the CLIP tokenizer and the prompt builder."""
 
 import copy
-import itertools
 import os
 
 import transformers
 from transformers.processing_utils import ProcessorMixin
+
+from .configuration_liqe import build_prompts
 
 
 class LIQEProcessor(ProcessorMixin):
@@ -65,11 +66,7 @@ class LIQEProcessor(ProcessorMixin):
         """All prompts, first axis outermost; needs `label_axes` and `prompt_template`."""
         if not self.label_axes or not self.prompt_template:
             raise ValueError("this processor has no label_axes / prompt_template (build it with from_liqe_config)")
-        names = [axis["name"] for axis in self.label_axes]
-        return [
-            self.prompt_template.format(**dict(zip(names, combination)))
-            for combination in itertools.product(*(axis["labels"] for axis in self.label_axes))
-        ]
+        return build_prompts(self.label_axes, self.prompt_template)
 
     def tokenize_prompts(self):
         """(input_ids, attention_mask) of all prompts, padded to the longest."""

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+from .image_processing_liqe import pad_windows
+
 RESULT_KEYS = ("path", "score", "scene", "distortion", "quality_probs", "scene_probs", "distortion_probs", "error")
 
 
@@ -177,12 +179,7 @@ class LIQEScorer:
 
     def _run(self, pending):
         windows = [item[1] for item in pending if item[1] is not None]
-        num_patches = max(w.shape[0] for w in windows)
-        pixel_values = windows[0].new_zeros((len(windows), num_patches, *windows[0].shape[1:]))
-        patch_mask = torch.zeros(len(windows), num_patches, dtype=torch.long)
-        for row, w in enumerate(windows):
-            pixel_values[row, : w.shape[0]] = w
-            patch_mask[row, : w.shape[0]] = 1
+        pixel_values, patch_mask = pad_windows(windows)
         with torch.inference_mode():
             output = self.model(pixel_values=pixel_values.to(self.device), patch_mask=patch_mask.to(self.device))
         scores = output.score.float().cpu().tolist()

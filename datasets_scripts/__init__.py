@@ -1,6 +1,6 @@
 """Converters from the official releases of image-quality corpora to Hugging Face Datasets.
 
-They need the `datasets` extra (`pip install -e '.[datasets]'`: datasets, scipy, pandas, openpyxl, xlrd,
+They need the `datasets` extra (`pip install -e '.[datasets]'`: datasets, pyyaml, scipy, openpyxl, xlrd,
 scikit-image). Run as a program (`python -m datasets_scripts[.<corpus>]`) without it, they say so in one line
 instead of a traceback.
 """
@@ -8,8 +8,8 @@ instead of a traceback.
 import sys
 
 EXTRA_INSTALL = "pip install -e '.[datasets]'"
-# Top-level modules the `datasets` extra of setup.cfg provides (pyarrow comes with datasets).
-EXTRA_MODULES = {"datasets", "pyarrow", "scipy", "pandas", "openpyxl", "xlrd", "skimage"}
+# Top-level modules the `datasets` extra of setup.cfg provides (pyarrow and pandas come with datasets).
+EXTRA_MODULES = {"datasets", "pyarrow", "pandas", "yaml", "scipy", "openpyxl", "xlrd", "skimage"}
 
 
 def _one_line_for_a_missing_extra(previous_hook):

@@ -91,6 +91,24 @@ def load_image(path, max_image_pixels=None):
     return image
 
 
+def _wide_samples_to_uint8(samples, divide_by_257):
+    """uint8 `clip(rint(samples [/ 257]), 0, 255)` of a 2-D array, in bands of ~1 M samples: a 89 M-pixel 16-bit
+    file never gets a whole float64 copy (700 MB). Integers divide exactly: (x + 128) // 257 == rint(x / 257),
+    since an integer over 257 (odd) is never half-way between two integers."""
+    converted = np.empty(samples.shape, dtype=np.uint8)
+    rows = max(1, (1 << 20) // max(1, samples.shape[1]))
+    for start in range(0, samples.shape[0], rows):
+        band = samples[start : start + rows]
+        if band.dtype.kind == "f":
+            band = np.rint(band)
+        else:
+            band = band.astype(np.int64)
+            if divide_by_257:
+                band = (band + 128) // 257
+        converted[start : start + rows] = np.clip(band, 0, 255)
+    return converted
+
+
 def to_rgb(image, apply_exif_orientation=True):
     """Convert any Pillow image to 8-bit RGB the way the reference does, plus wide-integer support.
 
@@ -105,13 +123,12 @@ def to_rgb(image, apply_exif_orientation=True):
     if apply_exif_orientation:
         image = ImageOps.exif_transpose(image)
     if image.mode in _WIDE_INTEGER_MODES:
-        samples = np.asarray(image).astype(np.float64)
+        samples = np.asarray(image)
         # "I" holds 16-bit PNG data on some Pillow versions; only rescale when values exceed 8 bits.
-        if image.mode != "I" or samples.max(initial=0) > 255:
-            samples = samples / 257.0
-        image = Image.fromarray(np.clip(np.rint(samples), 0, 255).astype(np.uint8), mode="L")
+        rescale = image.mode != "I" or samples.max(initial=0) > 255
+        image = Image.fromarray(_wide_samples_to_uint8(samples, rescale), mode="L")
     elif image.mode == "F":
-        image = Image.fromarray(np.clip(np.rint(np.asarray(image)), 0, 255).astype(np.uint8), mode="L")
+        image = Image.fromarray(_wide_samples_to_uint8(np.asarray(image), False), mode="L")
     if image.mode == "P" and "transparency" in image.info:
         # Same colours as a direct P -> RGB conversion, without Pillow's warning about palette transparency.
         image = image.convert("RGBA")

@@ -147,6 +147,21 @@ def test_a_refused_file_is_named(tmp_path):
     assert str(refused.value).startswith(f"{path}: 40000x2 would be resized to 4480000x224")
 
 
+def test_wide_samples_convert_exactly_as_rint_of_the_float_division():
+    from modeling_liqe.image_processing_liqe import _wide_samples_to_uint8, to_rgb
+
+    every16 = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    expected = np.clip(np.rint(every16.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+    assert np.array_equal(np.asarray(to_rgb(Image.fromarray(every16)))[..., 0], expected)  # I;16, every value
+    wide = np.random.default_rng(0).integers(-70000, 70000, (7, 3_000_001 // 7), dtype=np.int64)
+    assert np.array_equal(_wide_samples_to_uint8(wide, True),  # several bands of rows
+                          np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8))
+    floats = np.array([[-3.5, 0.5, 1.5, 2.49, 254.5, 255.5, 1e9]], dtype=np.float32)
+    assert _wide_samples_to_uint8(floats, False).tolist() == [[0, 0, 2, 2, 254, 255, 255]]
+    small_i = np.array([[0, 7, 255]], dtype=np.int32)  # mode "I" holding 8-bit values: not rescaled
+    assert np.asarray(to_rgb(Image.fromarray(small_i, mode="I")))[..., 0].tolist() == [[0, 7, 255]]
+
+
 def test_save_and_reload_keeps_settings(tmp_path):
     processor = LIQEImageProcessor(stride=16, num_test_patches=5, apply_exif_orientation=False)
     processor.save_pretrained(tmp_path)

@@ -152,9 +152,12 @@ class LIQEScorer:
             model = model.to(dtype)
         self.model = model.to(self.device).eval()
         image_processor = getattr(processor, "image_processor", processor)
-        if max_image_pixels is not None:
-            image_processor = copy.deepcopy(image_processor)  # the caller's processor keeps its own limit
+        if max_image_pixels is not None:  # on copies: the caller's processor keeps its own limit
+            image_processor = copy.deepcopy(image_processor)
             image_processor.max_image_pixels = int(max_image_pixels)
+            if processor is not image_processor and hasattr(processor, "image_processor"):
+                processor = copy.copy(processor)
+                processor.image_processor = image_processor
         self.processor = processor
         self.image_processor = image_processor
         config = self.model.config

@@ -210,6 +210,8 @@ def test_max_image_pixels(scorer, tmp_path):
     processor = scorer.processor
     assert processor.image_processor.max_image_pixels is None
     limited = LIQEScorer(scorer.model, processor=processor, max_image_pixels=300 * 300 - 1)
+    assert limited.processor.image_processor is limited.image_processor is not processor.image_processor
+    assert limited.processor.tokenizer is processor.tokenizer
     [row] = limited.score_paths([path])
     assert row["error"] == (f"{path}: 300x300 = 90000 pixels exceeds the pixel limit of 89999 (possible decompression "
                             "bomb); raise max_image_pixels to accept it")
@@ -264,7 +266,8 @@ def _folder_with_code_that_announces_itself(model_dir, tmp_path):
     imported, under a model type this package does not register (so only the folder's code can load it)."""
     import shutil
 
-    folder = tmp_path / "folder-with-code"
+    # a name of its own: a module already imported from the Hub module cache would not run (and announce) again
+    folder = tmp_path / f"folder-with-code-{tmp_path.name}"
     shutil.copytree(model_dir, folder)
     code = folder / "configuration_liqe.py"
     code.write_text('import os\nopen(os.environ["LIQE_TEST_MARKER"], "a").write("folder code ran\\n")\n'

@@ -202,7 +202,8 @@ def resolve_model(model):
     expanded = os.path.expanduser(model)
     if os.path.isdir(expanded):
         if not os.path.isfile(os.path.join(expanded, "config.json")):
-            raise UsageError(f"{origin} {model}: a folder without config.json, not a model folder; {HOW_TO_GET_A_MODEL}")
+            raise UsageError(f"{origin} {model}: a folder without config.json, not a model folder; "
+                             f"{HOW_TO_GET_A_MODEL}")
         return expanded
     if os.path.exists(expanded):
         raise UsageError(f"{origin} {model}: a file, not a model folder; {HOW_TO_GET_A_MODEL}")

@@ -31,7 +31,8 @@ def set_up_commands():
 def test_set_up_is_exactly_two_commands_with_torch_installed_first():
     quick_start, tests = set_up_commands()
     steps = quick_start.split(" && ")
-    assert steps[:4] == ["python3 -m venv .venv", ". .venv/bin/activate", "pip install torch==2.13.0", "pip install -e ."]
+    assert steps[:4] == ["python3 -m venv .venv", ". .venv/bin/activate", "pip install torch==2.13.0",
+                         "pip install -e ."]
     assert tests == "bash scripts/test.sh"
     assert "--index-url https://download.pytorch.org/whl/cpu" in " ".join(README.split())  # how to get the CPU build
 

@@ -222,7 +222,8 @@ def test_max_image_pixels(scorer, tmp_path):
     # the limit also bounds the size after the upscale to the window size (a sliver), named in the caller's terms
     sliver = tmp_path / "sliver.png"
     Image.new("RGB", (2000, 3), "gray").save(sliver)
-    cli_like = LIQEScorer(scorer.model, processor=processor, max_image_pixels=10**6, pixel_limit_option="--max-image-pixels")
+    cli_like = LIQEScorer(scorer.model, processor=processor, max_image_pixels=10**6,
+                          pixel_limit_option="--max-image-pixels")
     [row] = cli_like.score_paths([sliver])
     assert row["error"] == (f"{sliver}: 2000x3 would be resized to 149333x224 = 33450592 pixels (short side 224), "
                             "over the pixel limit of 1000000; raise --max-image-pixels to accept it")
@@ -254,7 +255,8 @@ def test_tf32_flags_are_set_around_the_scorers_forwards_only(scorer):
         assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
         # allow_tf32=True leaves the flags as the caller set them
         scorer.model.forward = recording
-        list(LIQEScorer(scorer.model, processor=scorer.processor, allow_tf32=True).score_paths([GOLDEN_IMAGES / "astronaut.png"]))
+        lenient = LIQEScorer(scorer.model, processor=scorer.processor, allow_tf32=True)
+        list(lenient.score_paths([GOLDEN_IMAGES / "astronaut.png"]))
         assert seen[-1] == (True, True)
     finally:
         del scorer.model.forward

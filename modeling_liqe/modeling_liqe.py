@@ -348,6 +348,10 @@ class LIQEModel(LIQEPreTrainedModel):
             return self._encode_prompts()
         key = self._text_weights_key()
         if key is not None and self._text_cache is not None and key == self._text_cache_key:
+            if self._text_cache.is_inference() and not torch.is_inference_mode_enabled():
+                # Cached under torch.inference_mode(): autograd may not save such a tensor (e.g. for a frozen text
+                # tower while the vision tower trains); a normal copy may be.
+                self._text_cache = self._text_cache.clone()
             return self._text_cache
         with torch.no_grad():
             if key is not None and self._shipped_features_match():

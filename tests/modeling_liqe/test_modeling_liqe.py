@@ -497,3 +497,15 @@ def test_fsdp_sharded_text_tower_scores_and_saves_from_the_gathered_state_dict(t
     assert reloaded._shipped_features_match()
     with torch.no_grad():
         torch.testing.assert_close(reloaded(**inputs).score, expected, atol=1e-6, rtol=0)
+
+
+def test_features_cached_under_inference_mode_serve_vision_training(converted):
+    model, _ = converted
+    model = _rebuilt(model)
+    pixel_values = torch.randn(1, 1, 3, 224, 224)
+    with torch.inference_mode():
+        model(pixel_values=pixel_values)
+    for _, parameter in _text_parameters(model):
+        parameter.requires_grad_(False)
+    model(pixel_values=pixel_values).score.sum().backward()  # the cached features are saved for backward
+    assert model.clip.visual_projection.weight.grad is not None

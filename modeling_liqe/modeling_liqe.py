@@ -74,7 +74,8 @@ def _content_checksum(tensors):
     Each element's bit pattern (as an integer) is multiplied by a fixed odd multiplier of its position and the
     products are summed with wrap-around, per chunk of 2^20 elements, the chunks folded by a multiply-add. A change
     of any single element always changes the result (an odd multiplier is invertible modulo a power of two); several
-    changes leave it unchanged with probability about 2^-64. Cost: one read of the weights (see the README).
+    changes leave it unchanged with probability about 2^-32 or less. Cost: one read of the text weights per forward,
+    about 1/20 of a cached ViT-B/32 forward on one CPU thread (1/90 of encoding the 495 prompts).
     """
     sums = []
     for tensor in tensors:

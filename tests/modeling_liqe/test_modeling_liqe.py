@@ -2,12 +2,13 @@
 
 import copy
 import json
+import os
 
 import numpy as np
 import pytest
 import torch
 
-from modeling_liqe import LIQEConfig, LIQEModel
+from modeling_liqe import LIQEConfig, LIQEModel, LIQEProcessor
 from modeling_liqe.convert_liqe_checkpoint import convert_checkpoint
 from tests.conftest import FIXTURES
 from tests.openai_clip_recipe import TINY_CHECKSUM, build_openai_clip_state_dict, state_dict_checksum
@@ -509,3 +510,61 @@ def test_features_cached_under_inference_mode_serve_vision_training(converted):
         parameter.requires_grad_(False)
     model(pixel_values=pixel_values).score.sum().backward()  # the cached features are saved for backward
     assert model.clip.visual_projection.weight.grad is not None
+
+
+FSDP_TWO_RANKS = r'''
+import os, sys, torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+
+def run(rank, folder, image, rendezvous, out):
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    from torch.distributed.fsdp import fully_shard
+    from modeling_liqe import LIQEModel, LIQEProcessor
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
+    model = LIQEModel.from_pretrained(folder).eval()
+    fully_shard(model.clip.text_model)
+    inputs = LIQEProcessor.from_pretrained(folder)(images=image)
+    with torch.no_grad():
+        scores = [model(**inputs).score.item() for _ in range(2)]  # every rank encodes (a collective) alike
+    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if rank == 0:  # as accelerate's examples: only the main process writes, from the gathered weights
+        model.save_pretrained(out, state_dict=state)
+    dist.barrier()
+    torch.save(torch.tensor(scores), f"{out}-rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    mp.spawn(run, args=tuple(sys.argv[1:5]), nprocs=2)
+'''
+
+
+@pytest.mark.slow
+def test_fsdp_two_ranks_score_and_save_without_hanging(tiny_folder, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    folder, _, expected = tiny_folder
+    script = tmp_path / "fsdp_two_ranks.py"
+    script.write_text(FSDP_TWO_RANKS, encoding="utf-8")
+    out = tmp_path / "saved"
+    image = str(FIXTURES / "images" / "astronaut.png")
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1")
+    completed = subprocess.run(
+        [sys.executable, str(script), str(folder), image, str(tmp_path / "rendezvous"), str(out)],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    for rank in (0, 1):
+        torch.testing.assert_close(torch.load(f"{out}-rank{rank}.pt"), expected.repeat(2), atol=1e-6, rtol=0)
+    reloaded = LIQEModel.from_pretrained(out).eval()
+    assert reloaded._shipped_features_match()
+    with torch.no_grad():
+        inputs = LIQEProcessor.from_pretrained(folder)(images=image)
+        torch.testing.assert_close(reloaded(**inputs).score, expected, atol=1e-6, rtol=0)

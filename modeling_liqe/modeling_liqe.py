@@ -227,19 +227,24 @@ class LIQEModel(LIQEPreTrainedModel):
         items += [(f"clip.text_projection.{name}", t) for name, t in self.clip.text_projection.named_parameters()]
         return items + [("prompt_input_ids", self.prompt_input_ids), ("prompt_attention_mask", self.prompt_attention_mask)]
 
-    def _text_weights_unreadable(self):
-        """Why the text weights cannot be read on this process (sharded or not materialised), or None."""
+    def _text_weights_sharded(self):
+        """Why the text weights are sharded across processes (FSDP, ZeRO-3), or None."""
         for name, tensor in self._text_tensors():
             if hasattr(tensor, "ds_id") or hasattr(tensor, "ds_shape"):
                 return f"{name} is partitioned by DeepSpeed ZeRO-3"
             if getattr(tensor, "_is_flat_param", False) or type(tensor).__name__ == "DTensor":
                 return f"{name} is sharded by FSDP"
-            if tensor.device.type == "meta":
-                return f"{name} is on the meta device (offloaded by a device_map, or never loaded)"
         sharded = {"FullyShardedDataParallel", "FSDPModule"}  # FSDP1 wrappers, FSDP2 (fully_shard) modules
         if any(sharded & {c.__name__ for c in type(module).__mro__} for module in self.modules()):
             return "the model holds FSDP-sharded modules"
         return None
+
+    def _text_weights_unreadable(self):
+        """Why the text weights cannot be read on this process (sharded, offloaded or not materialised), or None."""
+        for name, tensor in self._text_tensors():
+            if tensor.device.type == "meta":
+                return f"{name} is on the meta device (offloaded by a device_map, or never loaded)"
+        return self._text_weights_sharded()
 
     def _text_weights_key(self):
         """A key that changes whenever the text weights or prompts change, or None when that cannot be told.
@@ -257,10 +262,13 @@ class LIQEModel(LIQEPreTrainedModel):
         """Forget the cached prompt features: the next forward encodes the prompts again."""
         self._text_cache_key = self._text_cache = None
 
-    def _encode_prompts(self, text_model=None, text_projection=None):
+    def _encode_prompts(self, text_model=None, text_projection=None, input_ids=None, attention_mask=None):
+        """Encode every prompt with this model's text tower (or the given modules and prompt tensors)."""
         text_model = self.clip.text_model if text_model is None else text_model
         text_projection = self.clip.text_projection if text_projection is None else text_projection
-        lengths = self.prompt_attention_mask.sum(dim=1)
+        input_ids = self.prompt_input_ids if input_ids is None else input_ids
+        attention_mask = self.prompt_attention_mask if attention_mask is None else attention_mask
+        lengths = attention_mask.sum(dim=1)
         if int(lengths.min()) == 0:
             raise RuntimeError(
                 "the prompt tokens are not set: load a converted checkpoint with from_pretrained, start from "
@@ -279,9 +287,9 @@ class LIQEModel(LIQEPreTrainedModel):
             )
         device = text_projection.weight.device
         if device.type == "meta":  # offloaded: accelerate's hooks move the inputs where the weights are loaded
-            device = self.prompt_input_ids.device
-        input_ids = self.prompt_input_ids[:, :length].to(device)
-        attention_mask = self.prompt_attention_mask[:, :length].to(device)
+            device = input_ids.device
+        input_ids = input_ids[:, :length].to(device)
+        attention_mask = attention_mask[:, :length].to(device)
         chunk = max(1, int(self.config.text_chunk_size))
         features = []
         for start in range(0, input_ids.shape[0], chunk):
@@ -394,34 +402,33 @@ class LIQEModel(LIQEPreTrainedModel):
         gathered `state_dict`. An offloaded text tower is encoded through accelerate's hooks and ships no
         fingerprint (its weights cannot be read here), so a loaded copy re-encodes its prompts once.
         """
-        unreadable = self._text_weights_unreadable()
         with torch.no_grad():
             if state_dict is not None:
                 state_dict = dict(state_dict)
-                ids_mask = {k: state_dict.get(k) for k in ("prompt_input_ids", "prompt_attention_mask")}
-                state_dict.update({k: v for k, v in zip(ids_mask, (self.prompt_input_ids, self.prompt_attention_mask)) if ids_mask[k] is None})
+                for name in ("prompt_input_ids", "prompt_attention_mask"):
+                    state_dict.setdefault(name, getattr(self, name))
                 text_model, text_projection = self._standalone_text_tower(state_dict)
-                saved_ids = (self.prompt_input_ids, self.prompt_attention_mask)
-                self.prompt_input_ids, self.prompt_attention_mask = (
-                    state_dict["prompt_input_ids"], state_dict["prompt_attention_mask"]
+                features = self._encode_prompts(
+                    text_model, text_projection, state_dict["prompt_input_ids"], state_dict["prompt_attention_mask"]
                 )
-                try:
-                    features = self._encode_prompts(text_model, text_projection)
-                finally:
-                    self.prompt_input_ids, self.prompt_attention_mask = saved_ids
                 fingerprint = self._fingerprint(self._text_state_items(state_dict))
                 target = state_dict.get("prompt_text_features", self.prompt_text_features)
                 state_dict["prompt_text_features"] = features.to(target.device, target.dtype)
-                state_dict["prompt_text_fingerprint"] = fingerprint.to(state_dict.get("prompt_text_fingerprint", fingerprint).device)
+                state_dict["prompt_text_fingerprint"] = fingerprint
                 return state_dict
-            if unreadable is not None and "meta device" not in unreadable:
+            sharded = self._text_weights_sharded()
+            if sharded is not None:
                 raise RuntimeError(
-                    f"cannot encode the prompts on this process: {unreadable}. Save with the gathered weights, e.g. "
-                    "model.save_pretrained(folder, state_dict=accelerator.get_state_dict(model)) on every rank (the "
-                    "prompt features are then computed from that state dict, with no collective call)."
+                    f"cannot encode the prompts on one process: {sharded}. Save from the gathered weights: "
+                    "state = accelerator.get_state_dict(model) on every rank, then model.save_pretrained(folder, "
+                    "state_dict=state, is_main_process=accelerator.is_main_process); the prompt features are computed "
+                    "from that state dict on the main process, with no collective call."
                 )
             features = self._encode_prompts()
-            fingerprint = self._text_fingerprint() if unreadable is None else torch.zeros_like(self.prompt_text_fingerprint)
+            if self._text_weights_unreadable() is None:
+                fingerprint = self._text_fingerprint()
+            else:  # offloaded: the weights cannot be read here, so nothing certifies the features
+                fingerprint = torch.zeros_like(self.prompt_text_fingerprint)
             if self.prompt_text_features.device.type != "meta":
                 self.prompt_text_features.copy_(features.to(self.prompt_text_features.device))
                 self.prompt_text_fingerprint.copy_(fingerprint.to(self.prompt_text_fingerprint.device))

@@ -229,6 +229,14 @@ def test_from_clip_starts_from_a_transformers_clip_folder(converted, tmp_path):
     assert torch.equal(with_tokenizer.prompt_input_ids, started.prompt_input_ids)
 
 
+@pytest.fixture(scope="module")
+def one_model(openai_state, tmp_path_factory):
+    """The golden model converted once (the behaviour tests below do not depend on the checkpoint packaging)."""
+    folder = tmp_path_factory.mktemp("tiny-one")
+    torch.save(openai_state, folder / "source.pt")
+    return convert_checkpoint(folder / "source.pt")
+
+
 # -- the prompt cache cannot go stale (issue 6, item 1) ---------------------------------------------------------
 
 
@@ -269,8 +277,8 @@ def _in_place_edits():
 
 
 @pytest.mark.parametrize("edit", list(_in_place_edits()))
-def test_data_edit_rescores_like_a_fresh_model_also_after_save_and_reload(converted, tmp_path, edit):
-    model, processor = converted
+def test_data_edit_rescores_like_a_fresh_model_also_after_save_and_reload(one_model, tmp_path, edit):
+    model, processor = one_model
     model = _fresh_model_from(model)
     inputs = processor(images=str(FIXTURES / "images" / "astronaut.png"))
     with torch.no_grad():
@@ -288,8 +296,8 @@ def test_data_edit_rescores_like_a_fresh_model_also_after_save_and_reload(conver
     assert reloaded._shipped_features_match()  # what it ships belongs to the weights it ships
 
 
-def test_save_pretrained_never_ships_the_cache(converted, tmp_path, monkeypatch):
-    model, processor = converted
+def test_save_pretrained_never_ships_the_cache(one_model, tmp_path, monkeypatch):
+    model, processor = one_model
     model = _fresh_model_from(model)
     inputs = processor(images=str(FIXTURES / "images" / "astronaut.png"))
     with torch.no_grad():
@@ -305,8 +313,8 @@ def test_save_pretrained_never_ships_the_cache(converted, tmp_path, monkeypatch)
         )
 
 
-def test_cache_is_reused_while_unchanged_and_invalidate_prompt_cache_forgets_it(converted, monkeypatch):
-    model, _ = converted
+def test_cache_is_reused_while_unchanged_and_invalidate_prompt_cache_forgets_it(one_model, monkeypatch):
+    model, _ = one_model
     model = _rebuilt(model)
     calls = _encode_counter(monkeypatch)
     pixel_values = torch.randn(1, 2, 3, 224, 224)
@@ -331,8 +339,8 @@ def _text_parameters(model):
 
 @pytest.mark.parametrize("mode", ["eval", "train"])
 @pytest.mark.parametrize("frozen", ["nothing", "text_projection"])
-def test_fine_tuning_moves_the_text_tower_in_any_mode(converted, mode, frozen):
-    model, processor = converted
+def test_fine_tuning_moves_the_text_tower_in_any_mode(one_model, mode, frozen):
+    model, processor = one_model
     model = _fresh_model_from(model)
     model.train(mode == "train")
     if frozen == "text_projection":
@@ -355,8 +363,8 @@ def test_fine_tuning_moves_the_text_tower_in_any_mode(converted, mode, frozen):
     )
 
 
-def test_no_grad_or_frozen_text_tower_uses_the_cache(converted, monkeypatch):
-    model, _ = converted
+def test_no_grad_or_frozen_text_tower_uses_the_cache(one_model, monkeypatch):
+    model, _ = one_model
     model = _rebuilt(model).train()
     calls = _encode_counter(monkeypatch)
     pixel_values = torch.randn(1, 1, 3, 224, 224)
@@ -375,9 +383,9 @@ def test_no_grad_or_frozen_text_tower_uses_the_cache(converted, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def tiny_scored(converted):
+def tiny_scored(one_model):
     """A model and the marginals of 3 random images, for the label checks."""
-    model, _ = converted
+    model, _ = one_model
     return _fresh_model_from(model), torch.randn(3, 1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
 
 
@@ -500,8 +508,8 @@ def test_fsdp_sharded_text_tower_scores_and_saves_from_the_gathered_state_dict(t
         torch.testing.assert_close(reloaded(**inputs).score, expected, atol=1e-6, rtol=0)
 
 
-def test_features_cached_under_inference_mode_serve_vision_training(converted):
-    model, _ = converted
+def test_features_cached_under_inference_mode_serve_vision_training(one_model):
+    model, _ = one_model
     model = _rebuilt(model)
     pixel_values = torch.randn(1, 1, 3, 224, 224)
     with torch.inference_mode():

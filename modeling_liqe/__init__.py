@@ -7,7 +7,9 @@ Importing the package registers the classes with the Auto API and for remote cod
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoProcessor
 
+from .clip_bpe import load_clip_tokenizer
 from .configuration_liqe import (
+    REMOTE_CODE_FILES,
     DISTORTION_CLASSES,
     FINE_DISTORTION_TO_CLASS,
     QUALITY_LEVELS,
@@ -30,6 +32,9 @@ AutoConfig.register("liqe", LIQEConfig, exist_ok=True)
 AutoModel.register(LIQEConfig, LIQEModel, exist_ok=True)
 AutoImageProcessor.register(LIQEConfig, slow_image_processor_class=LIQEImageProcessor, exist_ok=True)
 AutoProcessor.register(LIQEConfig, LIQEProcessor, exist_ok=True)
+
+# from_clip on a checkpoint without a tokenizer uses the CLIP BPE bundled with the package (not remote code).
+LIQEModel.default_prompt_tokenizer = staticmethod(load_clip_tokenizer)
 
 LIQEConfig.register_for_auto_class()
 LIQEModel.register_for_auto_class("AutoModel")

@@ -262,9 +262,8 @@ class LIQEImageProcessor(BaseImageProcessor):
 
     @classmethod
     def from_liqe_config(cls, config, **kwargs):
-        """The image processor matching a [`LIQEConfig`]'s patch settings."""
-        names = ["patch_size", "num_test_patches", "num_train_patches", "stride", "large_stride", "large_image_side", "resize_short_side"]
-        return cls(**{name: getattr(config, name) for name in names}, **kwargs)
+        """The image processor for a [`LIQEConfig`]: the window geometry is the processor's own (not in the config)."""
+        return cls(**kwargs)
 
     # -- single-image steps -------------------------------------------------------------------------------
     def prepare_image(self, image):

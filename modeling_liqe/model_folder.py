@@ -22,7 +22,8 @@ def prepare_model_and_processor(model, tokenizer=None, dtype=torch.float32):
     config = model.config
     if tokenizer is None:
         tokenizer = load_clip_tokenizer(model_max_length=config.clip_config.text_config.max_position_embeddings)
-    processor = LIQEProcessor.from_liqe_config(config, LIQEImageProcessor.from_liqe_config(config), tokenizer)
+    # The window geometry is the image processor's own (its defaults are the paper's).
+    processor = LIQEProcessor.from_liqe_config(config, LIQEImageProcessor(), tokenizer)
     model.set_prompt_tokens(*processor.tokenize_prompts())
     return model.to(dtype).eval(), processor
 
@@ -37,15 +38,19 @@ def save_model_folder(output_dir, model, processor, card_text=None):
     return output_dir
 
 
-def render_model_card(config, heading, intro, extra_tags=()):
-    """A model card: YAML front matter, `heading`, `intro` (a paragraph), the backbone, usage and citation."""
+def render_model_card(config, heading, intro, extra_tags=(), image_processor=None):
+    """A model card: YAML front matter, `heading`, `intro` (a paragraph), the backbone, usage and citation.
+
+    No `pipeline_tag`: no transformers pipeline runs a LIQE model (the Hub would offer a widget that fails).
+    The window geometry is described from `image_processor` (default: `LIQEImageProcessor()`).
+    """
     vision = config.clip_config.vision_config
+    windows = image_processor if image_processor is not None else LIQEImageProcessor()
     tags = "".join(f"- {tag}\n" for tag in ("image-quality-assessment", "liqe", "clip", *extra_tags))
     axes = ", ".join(f"{a['name']} ({len(a['labels'])})" for a in config.label_axes)
     return f"""---
 library_name: transformers
 license: mit
-pipeline_tag: image-classification
 tags:
 {tags}---
 
@@ -65,8 +70,9 @@ print(model(**processor(images="photo.jpg")).score)  # 1 (bad) .. 5 (perfect)
 ```
 
 The score is sum_i i * P(quality level i) over bad, poor, fair, good, perfect; the scene and the distortion are
-the argmax of their marginals. Images with both sides >= 768 px are resized (short side 768, Pillow bilinear),
-and the logits of 15 windows of 224 px are averaged.
+the argmax of their marginals. Images with both sides >= {windows.resize_short_side} px are resized (short side \
+{windows.resize_short_side}, Pillow bilinear), and the logits of {windows.num_test_patches} windows of \
+{windows.patch_size} px are averaged.
 
 ## Citation
 

@@ -122,3 +122,46 @@ def test_dwa_skips_nan_steps_and_round_trips_its_state():
     resumed.load_state_dict(json.loads(json.dumps(dwa.state_dict())))
     assert resumed.weights() == dwa.weights()
     assert sum(dwa.weights()) == pytest.approx(3.0)
+
+
+def _dwa_after(*epochs):
+    dwa = DynamicWeightAverage()
+    for losses in epochs:
+        if losses is not None:
+            dwa.record(losses)
+        dwa.end_epoch()
+    return dwa
+
+
+@pytest.mark.parametrize(
+    "epochs,expected_ratios",
+    [
+        # A task whose epoch mean was 0 ("no pair -> loss 0" for a whole epoch): ratio 1 for it, not inf.
+        (([0.0, 2.0, 1.0], [0.5, 1.0, 1.0]), [1.0, 0.5, 1.0]),
+        # 0 -> 0: ratio 1, not NaN.
+        (([0.0, 2.0, 1.0], [0.0, 1.0, 1.0]), [1.0, 0.5, 1.0]),
+        # A task with no finite step in the last epoch (mean NaN): ratio 1; the others keep theirs.
+        (([1.0, 2.0, 1.0], [float("nan"), 1.0, 2.0]), [1.0, 0.5, 2.0]),
+        # ... or in the epoch before.
+        (([float("inf"), 2.0, 1.0], [1.0, 1.0, 2.0]), [1.0, 0.5, 2.0]),
+    ],
+)
+def test_dwa_ratio_is_one_where_it_is_undefined(epochs, expected_ratios):
+    dwa = _dwa_after(*epochs)
+    weights = dwa.weights()
+    assert all(math.isfinite(w) for w in weights) and sum(weights) == pytest.approx(3.0)
+    exps = [math.exp(r / 2.0) for r in expected_ratios]
+    np.testing.assert_allclose(weights, [3 * e / sum(exps) for e in exps], rtol=1e-12)
+
+
+def test_dwa_epoch_without_any_finite_step_keeps_finite_weights():
+    dwa = _dwa_after([1.0, 2.0, 3.0], None)  # the second epoch recorded nothing (every step NaN or skipped)
+    assert all(math.isnan(m) for m in dwa.epoch_means[-1])
+    assert dwa.weights() == [1.0, 1.0, 1.0]
+    # A huge but finite ratio does not overflow.
+    assert all(math.isfinite(w) for w in _dwa_after([1e-300, 1.0, 1.0], [1e300, 1.0, 1.0]).weights())
+
+
+def test_dwa_record_names_a_wrong_number_of_losses():
+    with pytest.raises(ValueError, match="3 tasks, got 2 losses"):
+        DynamicWeightAverage().record([1.0, 2.0])

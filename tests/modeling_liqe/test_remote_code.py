@@ -3,7 +3,7 @@
 convert (this process) -> folder -> `AutoModel` / `AutoProcessor.from_pretrained(folder, trust_remote_code=True)`
 in a child interpreter (cwd and HF_HOME in a temporary folder, offline, `import modeling_liqe` checked to fail)
 -> the same outputs as in this process, and the golden scores -> `save_pretrained` of what the child loaded ->
-a third process loads that folder -> the same outputs again.
+a third process loads that folder -> the same outputs again. And a folder saved under transformers 4.x loads under 5.
 
 The child runs under this interpreter (transformers 5) and, when available, under transformers 4.x interpreters:
 the newest 4.x (`$LIQE_TF4_PYTHON`, else `<repo>/.venv-tf4/bin/python`) and the declared floor 4.50
@@ -20,20 +20,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from modeling_liqe.configuration_liqe import REMOTE_CODE_FILES
 from modeling_liqe.convert_liqe_checkpoint import convert_checkpoint
 from tests.conftest import FIXTURES, REPO_ROOT
 from tests.openai_clip_recipe import TINY_CHECKSUM, build_openai_clip_state_dict, state_dict_checksum
 
 IMAGES = sorted(path.name for path in (FIXTURES / "images").glob("*.png"))
 OUTPUT_KEYS = ("score", "logits", "joint_probs", "quality_probs", "scene_probs", "distortion_probs", "patch_logits")
-GOLDEN_KEYS = ("score", "joint_probs", "quality_probs", "scene_probs", "distortion_probs")
-REMOTE_CODE_FILES = (
-    "configuration_liqe.py",
-    "modeling_liqe.py",
-    "image_processing_liqe.py",
-    "processing_liqe.py",
-    "losses.py",
-)
 CHILD_TIMEOUT_S = 300
 
 # Runs in the child interpreter. Standalone: it must not need anything from this repository.
@@ -83,21 +76,20 @@ def score_all():
         return {name: {key: getattr(model(**inputs[name]), key)[0].tolist() for key in keys} for name in names}
 
 
+# The folder ships the prompt text features (used while their fingerprint matches the text weights): count the
+# prompt encodings while scoring (0: the shipped features were used), then score again with the fingerprint
+# cleared, so that THIS transformers' text tower encodes the prompts.
+encodings = []
+encode = model._encode_prompts
+model._encode_prompts = lambda *args: encodings.append(1) or encode(*args)
 images = score_all()
-# The folder may ship the prompt text features (used while their fingerprint matches the text weights): also
-# score with the fingerprint cleared, so that THIS transformers' text tower encodes the prompts.
-shipped_features_used = None
-reencoded = None
-if hasattr(model, "prompt_text_fingerprint"):
-    if hasattr(model, "_text_fingerprint"):
-        shipped_features_used = bool(model.prompt_text_fingerprint.any()) and bool(
-            torch.equal(model.prompt_text_fingerprint.cpu(), model._text_fingerprint())
-        )
-    with torch.no_grad():
-        fingerprint = model.prompt_text_fingerprint.clone()
-        model.prompt_text_fingerprint.zero_()
-        reencoded = score_all()
-        model.prompt_text_fingerprint.copy_(fingerprint)
+shipped_features_used = not encodings
+with torch.no_grad():
+    fingerprint = model.prompt_text_fingerprint.clone()
+    model.prompt_text_fingerprint.zero_()
+    reencoded = score_all()
+    model.prompt_text_fingerprint.copy_(fingerprint)
+del model._encode_prompts
 if save_dir:
     model.save_pretrained(save_dir)
     processor.save_pretrained(save_dir)
@@ -182,6 +174,18 @@ def _assert_same_outputs(actual, expected, what, tolerance=1e-6):
             assert diff <= tolerance, f"{what}: {name} {key} max abs diff {diff:.3g} > {tolerance}"
 
 
+# The tolerances promised against the authors' code (README): probabilities 1e-5, score 1e-4.
+GOLDEN_TOLERANCES = {"score": 1e-4, "joint_probs": 1e-5, "quality_probs": 1e-5, "scene_probs": 1e-5, "distortion_probs": 1e-5}
+
+
+def _assert_golden(images, golden, what):
+    for name in IMAGES:
+        expected = golden["images"][name]
+        for key, tolerance in GOLDEN_TOLERANCES.items():
+            diff = _max_abs_diff(images[name][key], expected[key])
+            assert diff <= tolerance, f"{what}: {name} {key} differs from the golden output by {diff:.3g} > {tolerance}"
+
+
 def _check_hub_folder(folder):
     files = {path.name for path in folder.iterdir()}
     for name in REMOTE_CODE_FILES + ("config.json", "model.safetensors", "tokenizer_config.json"):
@@ -257,13 +261,10 @@ def test_fresh_process_round_trip(interpreter, converted, golden, tmp_path):
     for key in ("model_class", "processor_class", "image_processor_class"):
         assert first[key].startswith("transformers_modules."), first[key]
     _assert_same_outputs(first["images"], in_process, f"{interpreter} fresh process vs in-process")
-    if first["images_reencoded"] is not None:
-        _assert_same_outputs(first["images_reencoded"], in_process, f"{interpreter} prompts re-encoded vs in-process")
-    for name in IMAGES:
-        expected = golden["images"][name]
-        for key in GOLDEN_KEYS:
-            diff = _max_abs_diff(first["images"][name][key], expected[key])
-            assert diff <= 1e-4, f"{interpreter}: {name} {key} differs from the golden output by {diff:.3g}"
+    assert first["shipped_features_used"] is True, f"{interpreter}: the shipped prompt features were not used"
+    _assert_same_outputs(first["images_reencoded"], in_process, f"{interpreter} prompts re-encoded vs in-process")
+    _assert_golden(first["images"], golden, interpreter)
+    _assert_golden(first["images_reencoded"], golden, f"{interpreter} (prompts re-encoded)")
 
     # 2. What the child loaded, saved again, is a remote-code folder that a third process loads.
     _check_hub_folder(resaved)
@@ -272,3 +273,25 @@ def test_fresh_process_round_trip(interpreter, converted, golden, tmp_path):
     second = _run_child(python, resaved, second_dir / "result.json", workdir=second_dir)
     assert second["transformers"] == first["transformers"]
     _assert_same_outputs(second["images"], first["images"], f"{interpreter} re-saved folder vs first load")
+    assert second["shipped_features_used"] is True, f"{interpreter}: re-saved features not used"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("interpreter", ["transformers4", "transformers4.50"])
+def test_folder_saved_under_transformers4_loads_under_transformers5(interpreter, converted, golden, tmp_path):
+    """A user on transformers 4.x saves (e.g. after fine-tuning); another on 5.x loads that folder."""
+    python, expected_version = _interpreter(interpreter)
+    folder, in_process = converted
+    saved_by_4 = tmp_path / "saved-by-4"
+    (tmp_path / "four").mkdir()
+    four = _run_child(python, folder, tmp_path / "four" / "result.json", save_dir=saved_by_4, workdir=tmp_path / "four")
+    assert four["transformers"].startswith(expected_version)
+    _check_hub_folder(saved_by_4)
+    (tmp_path / "five").mkdir()
+    five = _run_child(sys.executable, saved_by_4, tmp_path / "five" / "result.json", workdir=tmp_path / "five")
+    assert five["transformers"].startswith("5.")
+    assert five["model_class"].startswith("transformers_modules.")
+    _assert_same_outputs(five["images"], in_process, f"saved by {interpreter}, loaded by transformers 5")
+    _assert_same_outputs(five["images_reencoded"], in_process, f"saved by {interpreter}, re-encoded by transformers 5")
+    assert five["shipped_features_used"] is True, "features shipped by transformers 4 were not used by 5"
+    _assert_golden(five["images"], golden, f"saved by {interpreter}, loaded by transformers 5")

@@ -81,8 +81,8 @@ def load_corpora(sources, sessions=None, batch_sizes=None, names=None, revision=
         splits = {split: ds.cast_column("image", datasets.Image(decode=False)) for split, ds in splits.items()}
         train = splits["train"]
         if name is None:
-            stored = train.unique("corpus") if len(train) and "corpus" in train.column_names else []
-            name = stored[0] if len(stored) == 1 else str(source).rstrip("/").split("/")[-1]
+            stored = {value for ds in splits.values() if len(ds) and "corpus" in ds.column_names for value in ds.unique("corpus")}
+            name = stored.pop() if len(stored) == 1 else str(source).rstrip("/").split("/")[-1]
         if len(train) == 0:
             raise CorpusError(f"corpus {name} ({source}, session {session!r}) has no training image")
         if int(batch_size) < 1:

@@ -556,6 +556,7 @@ def main(argv=None):
                 accelerator.backward(total)
                 if accelerator.sync_gradients and training_args.max_grad_norm:
                     accelerator.clip_grad_norm_(model.parameters(), training_args.max_grad_norm)
+                used_lrs = [group["lr"] for group in optimizer.param_groups]
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
@@ -572,7 +573,7 @@ def main(argv=None):
                 continue
             state.completed_steps += 1
             progress.update(1)
-            lr = scheduler.get_last_lr()
+            lr = used_lrs
             record = {"step": state.completed_steps, "epoch": epoch, "lr": lr[0], "lrs": lr,
                       "loss": float(sum(w * m for w, m in zip(weights, means) if math.isfinite(m))),
                       **{f"loss_{task}": m for (task, _), m in zip(tasks, means)},

@@ -203,18 +203,27 @@ def test_an_empty_corpus_stops_the_run_naming_it(corpus, tmp_path):
 
 
 # -- end to end (subprocesses) ----------------------------------------------------------------------------------------
-def _launch(args, num_processes=1, threads=1, timeout=600):
+def _launch(args, num_processes=1, threads=1):
+    """`accelerate launch train_accelerate.py ARGS`, its console in a file (a pipe nobody reads would block it)."""
     import subprocess
+    import tempfile
 
     from tests.training_helpers import accelerate_command, subprocess_env
 
     command = accelerate_command(num_processes) + [str(REPO_ROOT / "train_accelerate.py"), *args]
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=subprocess_env(threads), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    console = tempfile.NamedTemporaryFile("w+", prefix="liqe-train-", suffix=".log", delete=False)
+    # A session of its own: `accelerate launch` runs the script as a child, and a SIGKILL must reach that child.
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=subprocess_env(threads), stdout=console,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process.console = console.name
+    return process
 
 
 def _finish(process, timeout=600):
-    output, _ = process.communicate(timeout=timeout)
+    from pathlib import Path
+
+    process.wait(timeout=timeout)
+    output = Path(process.console).read_text(errors="replace")
     assert process.returncode == 0, output[-6000:]
     return output
 
@@ -231,6 +240,7 @@ def _log(path):
 
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_latest_equals_an_uninterrupted_run(corpus, tmp_path):
+    import os
     import signal
     import time
 
@@ -246,11 +256,14 @@ def test_sigkill_mid_epoch_then_resume_latest_equals_an_uninterrupted_run(corpus
         assert process.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)  # the launcher and the training process it started
     process.wait()
     steps_before = [r["step"] for r in _log(log)]
     assert steps_before[-1] == 7 and not (killed / "final_model").exists()
-    assert sorted(p.name for p in killed.iterdir() if p.name.startswith("checkpoint-"))[-1] == "checkpoint-6"
+    time.sleep(2)  # nothing may write after the kill
+    assert [r["step"] for r in _log(log)] == steps_before
+    assert sorted(p.name for p in killed.iterdir() if p.name.startswith("checkpoint-")) == [
+        "checkpoint-3", "checkpoint-4", "checkpoint-6"]
 
     _finish(_launch(tiny_args(corpus, killed, resume_from_checkpoint="latest", **common)))
     steps = [r["step"] for r in _log(log)]

@@ -213,7 +213,7 @@ def _launch(args, num_processes=1, threads=1):
     command = accelerate_command(num_processes) + [str(REPO_ROOT / "train_accelerate.py"), *args]
     console = tempfile.NamedTemporaryFile("w+", prefix="liqe-train-", suffix=".log", delete=False)
     # A session of its own: `accelerate launch` runs the script as a child, and a SIGKILL must reach that child.
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=subprocess_env(threads), stdout=console,
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=subprocess_env(threads, num_processes), stdout=console,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     process.console = console.name
     return process
@@ -314,10 +314,14 @@ def test_two_gloo_processes_gather_the_one_process_metrics_with_the_one_process_
 
 
 @pytest.mark.slow
-def test_the_default_config_shortened_leaves_a_folder_that_loads_without_this_package(corpus, tmp_path):
+def test_the_default_config_shortened_leaves_a_folder_that_loads_without_this_package(corpus, tmp_path, monkeypatch):
     from modeling_liqe.scoring import LIQEScorer
     from tests.conftest import FIXTURES
+    from tests.modeling_liqe import test_remote_code
     from tests.modeling_liqe.test_remote_code import _run_child
+
+    # the child imports torch + transformers and scores 9 photos twice: minutes on a loaded 2-core machine
+    monkeypatch.setattr(test_remote_code, "CHILD_TIMEOUT_S", 900)
 
     out = tmp_path / "demo"
     # configs/synthetic_demo.yaml as is (small geometry, its optimiser), on the small corpus and for 4 steps

@@ -37,9 +37,12 @@ def tiny_args(corpus, output_dir, **overrides):
     return argv
 
 
-def subprocess_env(threads=1):
-    """Environment of a training subprocess: imports this checkout, offline, `threads` torch threads."""
+def subprocess_env(threads=1, num_processes=1):
+    """Environment of a training subprocess: imports this checkout, offline, `threads` torch threads; CPU
+    processes over gloo when `num_processes` > 1 (else `--multi_gpu` runs undistributed copies)."""
     env = dict(os.environ)
+    if num_processes > 1:
+        env["ACCELERATE_USE_CPU"] = "1"
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": str(threads),
                 "MKL_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"})
@@ -47,7 +50,8 @@ def subprocess_env(threads=1):
 
 
 def accelerate_command(num_processes=1):
-    """`accelerate launch` for one CPU process, or real CPU processes over gloo (ENGINEERING.md)."""
+    """`accelerate launch` for one CPU process, or real CPU processes over gloo (ENGINEERING.md; with several
+    processes the environment needs ACCELERATE_USE_CPU=1, see `subprocess_env`)."""
     launcher = [sys.executable, "-m", "accelerate.commands.launch"]
     if num_processes == 1:
         return launcher + ["--cpu", "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no",

@@ -18,7 +18,8 @@ model by mean validation SRCC is written as a Hub-ready folder (`best_model/`).
 Outputs in `--output_dir`: `checkpoint-<step>/` (`save_state`: model, optimizer, scheduler, RNG and the
 `TrainingState` with DWA and the step count; `--resume_from_checkpoint latest` continues from the newest),
 `best_model/` and `final_model/` (`save_pretrained` folders with remote code, processor, prompt features and a
-model card), `train_log.jsonl` (one line per optimizer step) and `eval_results.jsonl` (one line per evaluation).
+model card), `train_log.jsonl` (one line per optimizer step), `eval_results.jsonl` (one line per evaluation) and
+`eval_predictions.json` (the per-image scores of the latest evaluation).
 """
 
 import argparse
@@ -599,7 +600,7 @@ def main(argv=None):
             logger.info(f"epoch {epoch}: mean task losses " + " ".join(f"{t} {m:.4f}" for (t, _), m in zip(tasks, means)))
         last = state.completed_steps >= total_steps
         if (full_epoch and (epoch + 1) % training_args.eval_every_epochs == 0) or last:
-            results = evaluate_corpora(model, eval_loaders, accelerator)
+            results, predictions = evaluate_corpora(model, eval_loaders, accelerator, return_predictions=True)
             model.train()
             last_results = results
             mean_srcc = mean_over_corpora(results, "validation", "srcc")
@@ -607,6 +608,8 @@ def main(argv=None):
                 with open(eval_log, "a", encoding="utf-8") as f:
                     f.write(json.dumps({"step": state.completed_steps, "epoch": epoch, "mean_validation_srcc": mean_srcc,
                                         "results": results}) + "\n")
+                # The per-image scores of the latest evaluation (gathered in dataset order), for checks and plots.
+                (output_dir / "eval_predictions.json").write_text(json.dumps({"step": state.completed_steps, **predictions}))
             summary = " ".join(f"{name} {splits.get('validation', splits.get('test', {})).get('srcc', float('nan')):.4f}"
                                for name, splits in results.items())
             logger.info(f"step {state.completed_steps}: mean validation SRCC {mean_srcc:.4f} (SRCC {summary})")

@@ -61,15 +61,20 @@ def split_metrics(predictions):
     return result
 
 
-def evaluate_corpora(model, loaders, accelerator=None):
-    """{corpus: {split: metrics}} for `loaders` = {corpus: {split: DataLoader}}; empty splits are left out."""
-    results = {}
+def evaluate_corpora(model, loaders, accelerator=None, return_predictions=False):
+    """{corpus: {split: metrics}} for `loaders` = {corpus: {split: DataLoader}}; empty splits are left out.
+
+    With `return_predictions`, also {corpus: {split: {"score": [...], "mos": [...]}}} in dataset order.
+    """
+    results, predictions = {}, {}
     for corpus, splits in loaders.items():
         for split, loader in splits.items():
             if len(loader.dataset) == 0:
                 continue
-            results.setdefault(corpus, {})[split] = split_metrics(predict_split(model, loader, accelerator))
-    return results
+            outputs = predict_split(model, loader, accelerator)
+            results.setdefault(corpus, {})[split] = split_metrics(outputs)
+            predictions.setdefault(corpus, {})[split] = {"score": outputs["score"].tolist(), "mos": outputs["mos"].tolist()}
+    return (results, predictions) if return_predictions else results
 
 
 def mean_over_corpora(results, split="validation", key="srcc"):

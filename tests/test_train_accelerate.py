@@ -302,15 +302,21 @@ def test_two_gloo_processes_gather_the_one_process_metrics_with_the_one_process_
                            _weights(one / "final_model")["clip.visual_projection.weight"])  # twice the data a step
 
     gathered = _log(two / "eval_results.jsonl")[-1]["results"]
+    gathered_scores = json.loads((two / "eval_predictions.json").read_text())
     model = LIQEModel.from_pretrained(two / "final_model").eval()
     corpora = load_corpora([corpus], ["seeded"], [4])
     loaders = {"synthetic": {split: eval_dataloader(corpora[0], 0, split, LIQEImageProcessor(), batch_size=5)
                              for split in ("validation", "test")}}
-    alone = evaluate_corpora(model, loaders)
+    alone, scores = evaluate_corpora(model, loaders, return_predictions=True)
     for split in ("validation", "test"):
-        assert gathered["synthetic"][split]["num_images"] == alone["synthetic"][split]["num_images"]  # no duplicates
+        # the same images once each, in dataset order, with the same scores (other batch shapes: float rounding)
+        assert gathered_scores["synthetic"][split]["mos"] == scores["synthetic"][split]["mos"]
+        assert gathered_scores["synthetic"][split]["score"] == pytest.approx(scores["synthetic"][split]["score"], abs=1e-5)
         for key, value in alone["synthetic"][split].items():
-            assert gathered["synthetic"][split][key] == pytest.approx(value, abs=1e-5), (split, key)
+            # rank metrics and accuracies exactly; PLCC / RMSE go through a least-squares logistic fit whose
+            # optimum moves with 1e-7 changes of the scores on 6-12 images (measured: up to 3e-4)
+            tolerance = 1e-3 if key in ("plcc", "rmse") else 1e-9
+            assert gathered["synthetic"][split][key] == pytest.approx(value, abs=tolerance), (split, key)
 
 
 @pytest.mark.slow

@@ -98,6 +98,7 @@ def test_the_paper_schedule_is_per_epoch_and_the_same_for_any_number_of_processe
 
 
 # -- a real run -------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_short_run_writes_checkpoints_logs_and_a_hub_ready_folder(corpus, tmp_path, monkeypatch):
     calls = []
 

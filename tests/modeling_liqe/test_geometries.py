@@ -12,19 +12,19 @@ def test_init_sets_the_logit_scale_clip_checkpoints_carry(tmp_path):
 
     assert CLIP_LOGIT_SCALE == pytest.approx(math.log(100))
     model, _ = init_random_model("tiny", seed=0, output_dir=tmp_path / "m")
-    assert float(model.clip.logit_scale) == pytest.approx(math.log(100), abs=1e-6)
+    assert model.clip.logit_scale.item() == pytest.approx(math.log(100), abs=1e-6)
     assert not model.clip.logit_scale.requires_grad
     loaded = LIQEModel.from_pretrained(tmp_path / "m")
-    assert float(loaded.clip.logit_scale) == pytest.approx(math.log(100), abs=1e-6)
-    assert float(loaded.clip.logit_scale.exp()) == pytest.approx(100.0, rel=1e-5)
+    assert loaded.clip.logit_scale.item() == pytest.approx(math.log(100), abs=1e-6)
+    assert loaded.clip.logit_scale.exp().item() == pytest.approx(100.0, rel=1e-5)
 
 
 def test_set_logit_scale_value_and_learnability():
     model, _ = init_random_model("tiny", seed=0)
     set_logit_scale(model, 2.5, learnable=True)
-    assert float(model.clip.logit_scale) == 2.5 and model.clip.logit_scale.requires_grad
+    assert model.clip.logit_scale.item() == 2.5 and model.clip.logit_scale.requires_grad
     set_logit_scale(model)
-    assert float(model.clip.logit_scale) == pytest.approx(CLIP_LOGIT_SCALE) and not model.clip.logit_scale.requires_grad
+    assert model.clip.logit_scale.item() == pytest.approx(CLIP_LOGIT_SCALE) and not model.clip.logit_scale.requires_grad
 
 
 def test_geometry_overrides_and_errors():

@@ -19,6 +19,9 @@ Output folder of every converter (see ``export.write_corpus``)::
 * ``seeded``: a seeded random 70/10/20 split, grouped by reference image for synthetic corpora,
   written when the corpus has neither LIQE lists nor an official split.
 
+``OUT_DIR`` may also be a Hub dataset id (``org/name``, a corpus pushed with ``--push-to-hub``): it is
+fetched once with ``huggingface_hub.snapshot_download`` into the Hub cache (see ``corpus_folder``).
+
 ``load_session(OUT_DIR, 3)`` returns a ``DatasetDict`` with ``train``, ``validation`` and ``test``
 built by selecting rows of the one stored copy; ``load_session(OUT_DIR)`` returns the partition of
 the data files (what ``datasets.load_dataset(OUT_DIR)`` also gives).
@@ -73,6 +76,28 @@ def seeded_split(ids, groups=None, seed=DEFAULT_SEED, fractions=DEFAULT_FRACTION
     return {image_id: split_of_group[group] for image_id, group in zip(ids, groups)}
 
 
+def corpus_folder(name_or_path, revision=None):
+    """The local folder of a converted corpus: ``name_or_path`` itself when it is a folder, else a Hub dataset
+    id fetched with ``huggingface_hub.snapshot_download`` (only the card, data and split files)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    text = str(name_or_path)
+    looks_like_id = text.count("/") == 1 and not text.startswith((".", "/", "~")) and all(text.split("/"))
+    if not looks_like_id:
+        raise SessionError(f"{text}: no such corpus folder (and not a Hub dataset id of the form org/name)")
+    from huggingface_hub import snapshot_download
+
+    try:
+        local = snapshot_download(
+            repo_id=text, repo_type="dataset", revision=revision,
+            allow_patterns=["README.md", f"{DATA_DIR}/*.parquet", f"{SPLITS_DIR}/*.parquet"],
+        )
+    except Exception as error:  # offline, unknown repo, no access: say which corpus
+        raise SessionError(f"{text}: not a local folder, and fetching it as a Hub dataset failed: {error}") from error
+    return Path(local)
+
+
 def data_files(out_dir):
     """{split: [parquet files in name order]} of a converted corpus (splits without rows are absent)."""
     out_dir = Path(out_dir)
@@ -115,8 +140,8 @@ def load_corpus(out_dir):
     return datasets.concatenate_datasets([stored[split] for split in SPLITS if split in stored])
 
 
-def load_session(out_dir, session=None):
-    """A ``DatasetDict`` (train / validation / test) of a converted corpus.
+def load_session(out_dir, session=None, revision=None):
+    """A ``DatasetDict`` (train / validation / test) of a converted corpus (a folder or a Hub dataset id).
 
     ``session``: an int 1..10 for the LIQE session of that number, a split-table name (``"official"``,
     ``"seeded"``, ``"liqe_session_03"``), or None for the partition of the data files. The images are
@@ -124,6 +149,7 @@ def load_session(out_dir, session=None):
     """
     import datasets
 
+    out_dir = corpus_folder(out_dir, revision)
     stored = _load_stored_splits(out_dir)
     if session is None:
         empty = next(iter(stored.values())).select([])

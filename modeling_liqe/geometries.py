@@ -10,7 +10,14 @@ folder made by `liqe init --geometry tiny` has exactly the config that `liqe con
 checkpoint (QuickGELU, LayerNorm eps 1e-5, heads = width / 64, bos 49406, eos = pad = 49407).
 """
 
+import math
+
 import torch
+
+# The logit scale OpenAI CLIP checkpoints carry (exp = 100, the clamp CLIP training ends at); the spec's value,
+# which `liqe init` and a from-scratch start use unless told otherwise. transformers' CLIPConfig starts at
+# ln(1 / 0.07) = 2.659 instead, CLIP's value before pre-training.
+CLIP_LOGIT_SCALE = math.log(100.0)
 
 # OpenAI CLIP ViT geometries: embed = projection size; heads are width / 64 in both towers (at least 1).
 GEOMETRIES = {
@@ -20,6 +27,20 @@ GEOMETRIES = {
         "embed": 32,
         "vision_width": 64,
         "vision_layers": 2,
+        "patch": 32,
+        "image": 224,
+        "text_width": 64,
+        "text_layers": 2,
+        "context": 77,
+        "vocab": 49408,
+    },
+    # A small from-scratch backbone that trains in minutes on two CPU cores (the synthetic demo's default):
+    # 49 tokens of 32 px per window, 4 x 128-wide vision layers, 2 x 64-wide text layers (~4.1 M parameters,
+    # 3.2 M of them the token embedding).
+    "small": {
+        "embed": 64,
+        "vision_width": 128,
+        "vision_layers": 4,
         "patch": 32,
         "image": 224,
         "text_width": 64,
@@ -67,13 +88,37 @@ def _shape_only_state_dict(geometry):
     return state
 
 
-def clip_config_for_geometry(name):
-    """The transformers `CLIPConfig` of a named geometry (see `GEOMETRIES`)."""
-    from .convert_liqe_checkpoint import clip_config_from_openai_state_dict
-
+def geometry(name, **overrides):
+    """The numbers of a named geometry, with `overrides` (any key of `GEOMETRIES[name]`, None = keep)."""
     if name not in GEOMETRIES:
         raise ValueError(f"unknown geometry {name!r}; expected one of {sorted(GEOMETRIES)}")
-    return clip_config_from_openai_state_dict(_shape_only_state_dict(GEOMETRIES[name]), source=f"geometry {name!r}")
+    result = dict(GEOMETRIES[name])
+    for key, value in overrides.items():
+        if key not in result:
+            raise ValueError(f"unknown geometry key {key!r}; expected some of {sorted(result)}")
+        if value is not None:
+            result[key] = int(value)
+    if result["image"] % result["patch"]:
+        raise ValueError(f"the image size {result['image']} must be a multiple of the patch size {result['patch']}")
+    return result
+
+
+def clip_config_for_geometry(name, **overrides):
+    """The transformers `CLIPConfig` of a named geometry (see `GEOMETRIES`), with `overrides` (see `geometry`)."""
+    from .convert_liqe_checkpoint import clip_config_from_openai_state_dict
+
+    numbers = geometry(name, **overrides)
+    config = clip_config_from_openai_state_dict(_shape_only_state_dict(numbers), source=f"geometry {name!r}")
+    config.logit_scale_init_value = CLIP_LOGIT_SCALE
+    return config
+
+
+def set_logit_scale(model, value=CLIP_LOGIT_SCALE, learnable=False):
+    """Set a LIQE model's logit scale (the log of the softmax temperature's inverse) and whether it trains."""
+    with torch.no_grad():
+        model.clip.logit_scale.fill_(float(value))
+    model.clip.logit_scale.requires_grad_(bool(learnable))
+    return model
 
 
 def init_random_model(geometry="tiny", variant="full", seed=0, output_dir=None, dtype=torch.float32):
@@ -91,6 +136,7 @@ def init_random_model(geometry="tiny", variant="full", seed=0, output_dir=None, 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LIQEModel(config)
+    set_logit_scale(model, CLIP_LOGIT_SCALE)  # the value CLIP checkpoints carry, as the spec says
     model, processor = prepare_model_and_processor(model, dtype=dtype)
     if output_dir is not None:
         intro = (
@@ -104,4 +150,4 @@ def init_random_model(geometry="tiny", variant="full", seed=0, output_dir=None, 
     return model, processor
 
 
-__all__ = ["GEOMETRIES", "clip_config_for_geometry", "init_random_model"]
+__all__ = ["CLIP_LOGIT_SCALE", "GEOMETRIES", "geometry", "clip_config_for_geometry", "set_logit_scale", "init_random_model"]

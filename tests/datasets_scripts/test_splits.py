@@ -35,3 +35,41 @@ def test_names_and_missing_folder(tmp_path):
     assert liqe_session_name(3) == "liqe_session_03"
     with pytest.raises(SessionError, match="no data/<split>-\\*.parquet files"):
         data_files(tmp_path)
+
+
+def test_load_session_takes_a_hub_dataset_id_through_snapshot_download(tmp_path, monkeypatch):
+    """A Hub id is fetched with huggingface_hub.snapshot_download (monkeypatched: no network) and read like a folder."""
+    import huggingface_hub
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from datasets_scripts.splits import corpus_folder, load_session
+
+    folder = tmp_path / "snapshot"
+    (folder / "data").mkdir(parents=True)
+    (folder / "splits").mkdir()
+    rows = {"image_id": [f"i{k}" for k in range(5)], "mos": [float(k) for k in range(5)]}
+    pq.write_table(pa.table({k: v[:3] for k, v in rows.items()}), folder / "data" / "train-00000-of-00001.parquet")
+    pq.write_table(pa.table({k: v[3:] for k, v in rows.items()}), folder / "data" / "test-00000-of-00001.parquet")
+    pq.write_table(pa.table({"row_id": list(range(5)), "image_id": rows["image_id"],
+                             "split": ["train", "validation", "train", "test", "test"]}), folder / "splits" / "seeded.parquet")
+    calls = []
+
+    def fake_snapshot_download(repo_id, repo_type=None, revision=None, allow_patterns=None, **kwargs):
+        calls.append((repo_id, repo_type, revision, tuple(allow_patterns)))
+        if repo_id != "org/corpus":
+            raise huggingface_hub.errors.RepositoryNotFoundError(f"404 {repo_id}")
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    session = load_session("org/corpus", "seeded", revision="v1")
+    assert {split: session[split]["image_id"] for split in session} == {
+        "train": ["i0", "i2"], "validation": ["i1"], "test": ["i3", "i4"]}
+    assert calls == [("org/corpus", "dataset", "v1", ("README.md", "data/*.parquet", "splits/*.parquet"))]
+    assert load_session("org/corpus")["train"]["image_id"] == ["i0", "i1", "i2"]
+    assert corpus_folder(folder) == folder  # a folder is used as it is, no download
+    assert len(calls) == 2
+    with pytest.raises(SessionError, match="org/absent: not a local folder, and fetching it as a Hub dataset failed"):
+        load_session("org/absent")
+    with pytest.raises(SessionError, match="no such corpus folder"):
+        load_session(str(tmp_path / "nowhere" / "deeper"))

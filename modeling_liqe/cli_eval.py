@@ -48,7 +48,8 @@ def open_cache_and_scorers(args, models):
     return cache, scorers
 
 
-def report_scoring(scorers, stream=sys.stderr):
+def report_scoring(scorers, stream=None):
+    stream = sys.stderr if stream is None else stream  # looked up now: tests and callers may swap it
     for scorer in scorers:
         print(f"liqe: {scorer.name}: {scorer.images_computed} image(s) through the model, the rest from the cache",
               file=stream)

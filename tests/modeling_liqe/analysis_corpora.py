@@ -4,6 +4,12 @@ Each corpus: `references` flat-colour 40x40 photos x 2 distortion types x `level
 monotone function of the level on the corpus's own scale (so corpora differ in scale, as real ones do).
 """
 
+import atexit
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -57,3 +63,14 @@ def init_models(folder, seeds=(0, 1)):
         init_random_model("tiny", seed=seed, output_dir=str(path))
         paths.append(path)
     return paths
+
+
+@lru_cache(maxsize=None)
+def shared_setup():
+    """Two random models and two toy corpora on different MOS scales, built once per test process."""
+    root = Path(tempfile.mkdtemp(prefix="liqe-analyses-"))
+    atexit.register(shutil.rmtree, root, True)
+    models = init_models(root, seeds=(0, 1))
+    corpus_a = write_toy_corpus(root / "toy_a", "toy_a", scale="one_to_five", references=3, levels=4, seed=0)
+    corpus_b = write_toy_corpus(root / "toy_b", "toy_b", scale="zero_to_hundred", references=2, levels=4, seed=1)
+    return root, models, (corpus_a, corpus_b)

@@ -40,11 +40,29 @@ def level_rank_srcc(scores, levels, groups):
     for index, group in enumerate(groups):
         if np.isfinite(levels[index]) and np.isfinite(scores[index]):
             by_group.setdefault(group, []).append(index)
-    values = []
+    by_size = {}
     for members in by_group.values():
         if len(set(levels[members].tolist())) >= 2:
-            values.append(metrics.srcc(scores[members], -levels[members]))
+            by_size.setdefault(len(members), []).append(members)
+    values = []
+    for members in by_size.values():  # one batched computation per group size (a corpus has few sizes)
+        index = np.array(members)
+        values.extend(grouped_srcc(scores[index], -levels[index]).tolist())
     return float(np.mean(values)) if values else float("nan")
+
+
+def grouped_srcc(x, y):
+    """Row-wise Spearman correlation of two (groups, n) arrays, equal to `metrics.srcc` on each row (average ranks
+    for ties; 0.0 for a constant row): thousands of (reference, distortion) groups in one numpy pass, where one
+    scipy call per group took 2 ms each."""
+    from scipy.stats import rankdata
+
+    ranks_x = rankdata(x, axis=1) - (x.shape[1] + 1) / 2
+    ranks_y = rankdata(y, axis=1) - (y.shape[1] + 1) / 2
+    norm = np.sqrt((ranks_x ** 2).sum(axis=1) * (ranks_y ** 2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (ranks_x * ranks_y).sum(axis=1) / norm
+    return np.where(norm > 0, np.clip(rho, -1.0, 1.0), 0.0)
 
 
 def measure(table, records, rows):

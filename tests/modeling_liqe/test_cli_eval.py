@@ -100,3 +100,17 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
     assert main(["eval", "--model", str(tmp_path / "nomodel"), "--dataset", str(corpora[0]),
                  "--cache", str(tmp_path / "c.sqlite")]) == 1
     assert "nomodel" in capsys.readouterr().err
+
+
+def test_grouped_srcc_equals_metrics_srcc_row_by_row():
+    from modeling_liqe.eval_table import grouped_srcc
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 5))
+    y = rng.integers(1, 4, size=(50, 5)).astype(float)  # many ties
+    x[3] = 1.0  # a constant row
+    y[7] = 2.0
+    x[9] = y[9]  # a perfect row
+    got = grouped_srcc(x, y)
+    assert got == pytest.approx([metrics.srcc(a, b) for a, b in zip(x, y)], abs=1e-12)
+    assert got[3] == 0.0 and got[7] == 0.0 and got[9] == pytest.approx(1.0)

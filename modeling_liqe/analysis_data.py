@@ -9,6 +9,7 @@ Not part of the Hub remote code.
 """
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def load_folder(path):
             images.append(Path(file).read_bytes())
         except OSError as error:
             images.append(b"")  # becomes an error row naming the file, the others go on
-            print(f"warning: {file}: cannot read ({error.strerror or error})")
+            print(f"warning: {file}: cannot read ({error.strerror or error})", file=sys.stderr)
     return ImageTable(name=Path(path).name, source=os.fspath(path),
                       image_ids=[os.path.relpath(file, path) for file in paths], images=images)
 

@@ -349,7 +349,7 @@ def main(argv=None):
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2), message already printed
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
-        return getattr(args, "handler", None)(args) if args.command not in COMMANDS else COMMANDS[args.command](args)
+        return COMMANDS.get(args.command, getattr(args, "handler", None))(args)
     except UsageError as error:
         print(f"liqe {args.command}: error: {error}", file=sys.stderr)
         return 2

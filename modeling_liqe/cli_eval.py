@@ -34,17 +34,24 @@ def open_cache_and_scorers(args, models):
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     cache = ScoreCache(args.cache)
-    scorers, names = [], set()
+    scorers = []
     for model in models:
         if not os.path.isdir(model) and (model.startswith(("/", ".", "~")) or model.count("/") > 1):
             raise ValueError(f"model folder {model} does not exist")
-        scorer = CachedScorer(model, cache, device=args.device, batch_size=args.batch_size)
-        name, suffix = scorer.name, 2
-        while name in names:
-            name, suffix = f"{scorer.name}#{suffix}", suffix + 1
-        scorer.name = name
-        names.add(name)
-        scorers.append(scorer)
+        scorers.append(CachedScorer(model, cache, device=args.device, batch_size=args.batch_size))
+    # Name models by folder; two folders of one name (run_a/final_model, run_b/final_model) by parent/name too.
+    folders_of = {}
+    for scorer in scorers:
+        folders_of.setdefault(scorer.name, set()).add(os.path.abspath(scorer.model))
+    for scorer in scorers:
+        if len(folders_of[scorer.name]) > 1:
+            parts = Path(os.path.abspath(scorer.model)).parts
+            scorer.name = "/".join(parts[-2:]) if len(parts) >= 2 else scorer.name
+    seen = {}
+    for scorer in scorers:  # the same folder given twice
+        seen[scorer.name] = seen.get(scorer.name, 0) + 1
+        if seen[scorer.name] > 1:
+            scorer.name = f"{scorer.name}#{seen[scorer.name]}"
     return cache, scorers
 
 

@@ -114,3 +114,21 @@ def test_grouped_srcc_equals_metrics_srcc_row_by_row():
     got = grouped_srcc(x, y)
     assert got == pytest.approx([metrics.srcc(a, b) for a, b in zip(x, y)], abs=1e-12)
     assert got[3] == 0.0 and got[7] == 0.0 and got[9] == pytest.approx(1.0)
+
+
+def test_models_of_one_folder_name_are_told_apart(tmp_path):
+    import argparse
+    import shutil
+
+    from modeling_liqe.cli_eval import open_cache_and_scorers
+
+    _, models, _ = shared_setup()
+    for run in ("run_a", "run_b"):
+        shutil.copytree(models[0], tmp_path / run / "final_model")
+    args = argparse.Namespace(cache=str(tmp_path / "c.sqlite"), device="cpu", batch_size=2)
+    cache, scorers = open_cache_and_scorers(args, [str(tmp_path / "run_a" / "final_model"),
+                                                   str(tmp_path / "run_b" / "final_model"), str(models[1]),
+                                                   str(models[1])])
+    assert [s.name for s in scorers] == ["run_a/final_model", "run_b/final_model", "random-1", "random-1#2"]
+    assert scorers[0].fingerprint == scorers[1].fingerprint  # same weights: one cache entry serves both
+    cache.close()

@@ -85,8 +85,9 @@ def gmad_grid(path, pairs, image_bytes, model_names, thumbnail=128, dpi=80, titl
     levels = sorted({pair["level"] for pair in shown})
     at = {(pair["defender"], pair["attacker"], pair["level"]): pair for pair in shown}
     columns = 2 * len(duels)
-    figure, axes = plt.subplots(len(levels), columns, figsize=(2.1 * columns, 2.55 * len(levels)), dpi=dpi,
-                                squeeze=False)
+    height = 2.2 + 0.15 * len(model_names)  # image + caption lines + title
+    figure, axes = plt.subplots(len(levels), columns, figsize=(2.0 * columns, height * len(levels) + 0.4), dpi=dpi,
+                                squeeze=False, layout="constrained")
     for row, level in enumerate(levels):
         for duel_index, (defender, attacker) in enumerate(duels):
             pair = at.get((defender, attacker, level))
@@ -104,7 +105,6 @@ def gmad_grid(path, pairs, image_bytes, model_names, thumbnail=128, dpi=80, titl
                     axis.set_title(f"fixed {defender} at level {level}", fontsize=8, loc="left")
     if title:
         figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
     return path

@@ -156,15 +156,16 @@ def sessions_of(path):
     return [int(name.rsplit("_", 1)[1]) for name in list_split_tables(path) if name.startswith("liqe_session_")]
 
 
-def score_table(cached_scorer, table, rows=None):
+def score_table(cached_scorer, table, rows=None, probabilities=True):
     """Records (see `CachedScorer.score_encoded`) for every image of `table`, in order; with `rows`, only those
     rows are scored and the others get a record with score None and error "not scored"."""
     hashes = table_hashes(table)
     if rows is None:
-        return cached_scorer.score_encoded(list(zip(table.image_ids, table.images)), hashes=hashes)
+        return cached_scorer.score_encoded(list(zip(table.image_ids, table.images)), hashes=hashes,
+                                           probabilities=probabilities)
     rows = [int(row) for row in rows]
     scored = cached_scorer.score_encoded([(table.image_ids[row], table.images[row]) for row in rows],
-                                         hashes=[hashes[row] for row in rows])
+                                         hashes=[hashes[row] for row in rows], probabilities=probabilities)
     records = [{"score": None, "quality_probs": None, "scene_probs": None, "distortion_probs": None,
                 "hash": hashes[row], "error": "not scored"} for row in range(len(table))]
     for row, record in zip(rows, scored):

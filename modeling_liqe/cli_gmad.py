@@ -95,11 +95,11 @@ def run(args):
         failed = 0
         raw, fits = {}, {}
         for scorer in scorers:
-            records = score_table(scorer, pool, pool_rows)
+            records = score_table(scorer, pool, pool_rows, probabilities=False)
             raw[scorer.name] = scores_array(records)[pool_rows]
             failed += sum(records[row]["error"] is not None for row in pool_rows)
             if anchor is not None:
-                anchor_scores = scores_array(score_table(scorer, anchor, anchor_rows))[anchor_rows]
+                anchor_scores = scores_array(score_table(scorer, anchor, anchor_rows, probabilities=False))[anchor_rows]
                 ok = np.isfinite(anchor_scores) & np.isfinite(anchor.mos[anchor_rows])
                 params = gmad.fit_common_scale(anchor_scores[ok], anchor.mos[anchor_rows][ok])
                 fits[scorer.name] = {"params": [float(v) for v in params], "anchor_images": int(ok.sum()),
@@ -128,7 +128,7 @@ def run(args):
                     raise ValueError("--judge mos needs a converted corpus pool (with MOS)")
                 judge = gmad.score_judge(pool.mos[rows])
             else:
-                judge = gmad.score_judge(scores_array(score_table(judge_scorer, pool, rows))[rows])
+                judge = gmad.score_judge(scores_array(score_table(judge_scorer, pool, rows, probabilities=False))[rows])
             gmad.judge_pairs(pairs, judge)
             summary = gmad.competition_summary(pairs)
     except Exception as error:

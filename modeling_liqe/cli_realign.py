@@ -75,7 +75,7 @@ def run(args):
             fit_rows = split_rows(table, session, args.fit_split) if params is None else np.array([], int)
             eval_rows = split_rows(table, session, args.eval_split)
             needed = sorted(set(fit_rows.tolist()) | set(eval_rows.tolist()))
-            records = score_table(scorer, table, needed)
+            records = score_table(scorer, table, needed, probabilities=False)
             for row in needed:
                 if records[row]["error"] is not None:
                     failed += 1

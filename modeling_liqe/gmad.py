@@ -2,8 +2,8 @@
 # Copyright 2026 The liqe authors.
 """gMAD, the group maximum differentiation competition (ANALYSES.md §3), behind `liqe gmad`.
 
-1. Common scale: each model's scores are mapped by a 4-parameter logistic (`metrics.fit_logistic`) fitted on an
-   anchor set with MOS, onto the anchor's MOS scale. Without an anchor the raw scores are used: every LIQE
+1. Common scale: each model's scores are mapped by a monotone increasing 4-parameter logistic
+   (`metrics.fit_logistic`) fitted on an anchor set with MOS, onto the anchor's MOS scale. Without an anchor the raw scores are used: every LIQE
    model scores on one nominal 1-5 scale (the expected quality level), so that is already common.
 2. Levels: for a defender D over the pool, lo = min, hi = max, step = (hi - lo) / L (L = 6), centres
    lo + step (k - 1/2). Level k holds the images whose D score is within ±window of centre k: D calls them equal.
@@ -34,8 +34,19 @@ RAW_LIQE_SPAN = 4.0  # the LIQE score's nominal range 1..5
 
 
 def fit_common_scale(anchor_scores, anchor_mos):
-    """Logistic parameters [b1, b2, b3, b4] mapping a model's scores onto the anchor's MOS scale."""
-    return metrics.fit_logistic(anchor_scores, anchor_mos)
+    """Logistic parameters [b1, b2, b3, b4] mapping a model's scores onto the anchor's MOS scale, increasing.
+
+    The map must keep the model's own order (gMAD's levels and pairs are the model's judgements). When the
+    least-squares logistic decreases (the model ranks the anchor backwards), the authors' start values are used
+    instead: [max MOS, min MOS, mean score, std score], increasing and spanning the MOS range.
+    """
+    anchor_scores = np.asarray(anchor_scores, dtype=float)
+    anchor_mos = np.asarray(anchor_mos, dtype=float)
+    params = metrics.fit_logistic(anchor_scores, anchor_mos)
+    if params[0] > params[1]:
+        return params
+    return np.array([anchor_mos.max(), anchor_mos.min(), anchor_scores.mean(),
+                     max(float(anchor_scores.std()), metrics.LOGISTIC_MIN_SCALE)])
 
 
 def to_common_scale(scores, params):

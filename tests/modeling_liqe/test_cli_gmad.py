@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -51,6 +52,22 @@ def test_gmad_command_on_a_corpus_pool(tmp_path, capsys):
         assert len(list(csv.DictReader(handle))) == len(pairs)
     with Image.open(out / "gmad_grid.png") as image:
         assert image.format == "PNG" and image.width > 300
+
+    # Other proxy judges, on the raw scale (no anchor): the pool's MOS, and a third model (here models[0] itself,
+    # whose scores are cached: as a judge it must prefer its own "best" wherever it attacks).
+    for judge in ("mos", str(models[0])):
+        assert main(argv[:7] + ["--judge", judge, "--top-k", "2", "--output-dir", str(tmp_path / "j"),
+                                "--cache", str(cache_path), "--no-plots"]) == 0
+        capsys.readouterr()
+        judged = json.loads((tmp_path / "j" / "gmad_pairs.json").read_text())
+        assert all(p["preference"] is not None for p in judged)
+        if judge == "mos":
+            assert all(p["preference"] == 100.0 * np.sign(pool.mos[p["best_index"]] - pool.mos[p["worst_index"]])
+                       for p in judged)
+        else:
+            assert all(p["preference"] in (0.0, 100.0) for p in judged if p["attacker"] == "random-0")
+        summary = json.loads((tmp_path / "j" / "gmad.json").read_text())["judge"]["summary"]
+        assert {(s["attacker"], s["defender"]) for s in summary} == {("random-0", "random-1"), ("random-1", "random-0")}
 
 
 def test_adding_a_model_costs_only_its_pass(tmp_path, capsys):

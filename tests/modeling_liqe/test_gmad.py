@@ -125,3 +125,12 @@ def test_common_scale_recovers_known_map():
     params = gmad.fit_common_scale(raw, mos)
     grid = np.linspace(1, 5, 50)
     assert np.max(np.abs(gmad.to_common_scale(grid, params) - gmad.metrics.logistic_4(grid, *truth))) < 1.5
+
+
+def test_common_scale_keeps_the_model_order_when_the_anchor_disagrees():
+    raw = np.linspace(1, 5, 40)
+    mos = 100 - 20 * raw  # the model ranks the anchor backwards
+    params = gmad.fit_common_scale(raw, mos)
+    mapped = gmad.to_common_scale(raw, params)
+    assert np.all(np.diff(mapped) > 0)
+    assert params[0] == pytest.approx(mos.max()) and params[1] == pytest.approx(mos.min())

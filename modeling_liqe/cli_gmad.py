@@ -177,9 +177,12 @@ def run(args):
 
         plots.gmad_grid(out / "gmad_grid.png", pairs, lambda index: pool.images[index], model_names,
                         title=f"gMAD on {Path(args.pool).name} ({rows.size} images; window ±{window:.3g})")
+    def shown(value):
+        return "undefined" if value is None else f"{value:.1f}"
+
     for entry in summary or []:
         print(f"PROXY ({args.judge}) {entry['attacker']} attacking {entry['defender']}: aggressiveness "
-              f"{entry['aggressiveness']}, {entry['defender']}'s resistance {entry['resistance']} "
+              f"{shown(entry['aggressiveness'])}, {entry['defender']}'s resistance {shown(entry['resistance'])} "
               f"({entry['judged_pairs']} judged pairs in {entry['judged_levels']} levels)")
     print(f"liqe gmad: {len(pairs)} pairs over {rows.size} images; wrote {out}/gmad_pairs.json, gmad_pairs.csv, "
           f"gmad.json" + ("" if args.no_plots else ", gmad_grid.png"), file=sys.stderr)

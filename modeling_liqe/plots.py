@@ -105,7 +105,7 @@ def gmad_grid(path, pairs, image_bytes, model_names, thumbnail=128, dpi=80, titl
                     axis.set_title(f"fixed {defender} at level {level}", fontsize=8, loc="left")
     if title:
         figure.suptitle(title, fontsize=9)
-    figure.savefig(path)
+    figure.savefig(path, bbox_inches="tight", pad_inches=0.1)  # keeps the last row's captions inside
     plt.close(figure)
     return path
 

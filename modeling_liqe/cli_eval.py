@@ -136,7 +136,7 @@ def run(args):
         for scorer in scorers:
             for index, table in enumerate(tables):
                 needed = sorted(set().union(*(split_rows(table, session, args.split).tolist() for session in sessions)))
-                rows = score_table(scorer, table, needed)
+                rows = score_table(scorer, table, needed, probabilities=("scene_probs", "distortion_probs"))
                 
                 for row in (rows[position] for position in needed):
                     if row["error"] is not None:

@@ -27,11 +27,24 @@ ACCURACY_KEYS = ("scene_accuracy", "distortion_accuracy")
 SUMMARY_KEYS = IQA_KEYS + ACCURACY_KEYS + ("level_rank_srcc",)
 
 
-def _probability_matrix(records, rows, key, labels):
-    """(len(rows), len(labels)) probabilities in the schema's label order, or None if the model lacks the axis."""
-    if not len(rows) or records[rows[0]].get(key) is None:
-        return None
-    return np.array([[records[row][key].get(label, 0.0) for label in labels] for row in rows])
+def prepare(records):
+    """Arrays of one model's records over a table, built once: {"scores": (N,), "scene": (N, 9) or None,
+    "distortion": (N, 11) or None} in the schema's label order (NaN rows where an image was not scored; None
+    when the model lacks that axis)."""
+    scores = np.array([np.nan if record["score"] is None else record["score"] for record in records], dtype=float)
+    prepared = {"scores": scores}
+    for name, key, labels in (("scene", "scene_probs", SCENES), ("distortion", "distortion_probs", DISTORTION_CLASSES)):
+        sample = next((record[key] for record in records if record["score"] is not None), None)
+        if sample is None:
+            prepared[name] = None
+            continue
+        matrix = np.full((len(records), len(labels)), np.nan)
+        for row, record in enumerate(records):
+            if record["score"] is not None and record.get(key) is not None:
+                probs = record[key]
+                matrix[row] = [probs.get(label, 0.0) for label in labels]
+        prepared[name] = matrix
+    return prepared
 
 
 def level_rank_srcc(scores, levels, groups):
@@ -65,10 +78,10 @@ def grouped_srcc(x, y):
     return np.where(norm > 0, np.clip(rho, -1.0, 1.0), 0.0)
 
 
-def measure(table, records, rows):
-    """The metrics of one (model, corpus, session split): a dict (NaN where undefined)."""
-    scores = np.array([np.nan if records[row]["score"] is None else records[row]["score"] for row in rows], dtype=float)
+def measure(table, prepared, rows):
+    """The metrics of one (model, corpus, session split) from `prepare`d arrays: a dict (NaN where undefined)."""
     rows = np.asarray(rows, dtype=int)
+    scores = prepared["scores"][rows]
     ok = np.isfinite(scores) & np.isfinite(table.mos[rows]) if table.mos is not None else np.isfinite(scores)
     kept = rows[ok]
     result = {"num_images": int(ok.sum()), "num_failed": int((~ok).sum())}
@@ -78,10 +91,10 @@ def measure(table, records, rows):
         result["constant_predictions"] = computed["constant_predictions"]
     else:
         result.update(dict.fromkeys(IQA_KEYS, float("nan")))
-    scene = _probability_matrix(records, kept, "scene_probs", SCENES)
+    scene = prepared["scene"][kept] if prepared["scene"] is not None else None
     result["scene_accuracy"] = (metrics.top_k_accuracy(scene, [table.scenes[row] for row in kept])
                                 if scene is not None and table.scenes is not None else float("nan"))
-    distortion = _probability_matrix(records, kept, "distortion_probs", DISTORTION_CLASSES)
+    distortion = prepared["distortion"][kept] if prepared["distortion"] is not None else None
     result["distortion_accuracy"] = (
         metrics.top_k_accuracy(distortion, [[int(table.distortion[row])] for row in kept], k=1)
         if distortion is not None and table.distortion is not None else float("nan"))
@@ -105,7 +118,7 @@ def evaluate(models, tables, records, sessions, split="test", by_distortion=Fals
     results, by_class = [], []
     for model in models:
         for index, table in enumerate(tables):
-            rows_of_table = records[(model["name"], index)]
+            rows_of_table = prepare(records[(model["name"], index)])
             for session in sessions:
                 rows = split_rows(table, session, split)
                 if rows.size == 0:
@@ -262,4 +275,4 @@ def model_index_yaml(output, model_name, dataset_types=None):
     return ModelCardData(model_name=model_name, eval_results=results).to_yaml() + "\n"
 
 
-__all__ = ["evaluate", "measure", "level_rank_srcc", "to_markdown", "to_csv", "to_json", "model_index_yaml"]
+__all__ = ["evaluate", "prepare", "measure", "level_rank_srcc", "to_markdown", "to_csv", "to_json", "model_index_yaml"]

@@ -52,13 +52,29 @@ def is_converted_corpus(path):
     return (Path(path) / "data").is_dir() and any((Path(path) / "data").glob("*.parquet"))
 
 
+def resolve_corpus(path):
+    """A local folder for a converted corpus folder or a Hub dataset id ("org/name", through the Hub cache)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return path
+    if path.count("/") == 1 and not path.startswith((".", "/", "~")):
+        from huggingface_hub import snapshot_download
+
+        try:
+            return snapshot_download(path, repo_type="dataset")
+        except Exception as error:  # offline and not cached, unknown id, ...
+            raise ValueError(f"{path}: no such folder, and no Hub dataset snapshot could be found ({error})") from None
+    raise ValueError(f"{path}: no such folder")
+
+
 def load_converted(path):
-    """Every row of a converted corpus as an `ImageTable`, in row_id order."""
+    """Every row of a converted corpus (folder or Hub dataset id) as an `ImageTable`, in row_id order."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from datasets_scripts.splits import SPLITS, data_files
 
+    path = resolve_corpus(path)
     files = data_files(path)
     tables, partition = [], []
     for split in SPLITS:
@@ -120,7 +136,7 @@ def load_folder(path):
 def load_images(path):
     """A converted corpus or a plain folder of images."""
     if not os.path.exists(path):
-        raise ValueError(f"{path}: no such folder")
+        return load_converted(path)  # a Hub dataset id, or a clear "no such folder"
     return load_converted(path) if is_converted_corpus(path) else load_folder(path)
 
 

@@ -76,7 +76,7 @@ def add_parser(subparsers):
     parser.add_argument("--model", action="append", required=True, metavar="DIR_OR_HUB_ID",
                         help="model folder or Hub id (repeat for several)")
     parser.add_argument("--dataset", action="append", required=True, metavar="DIR",
-                        help="converted corpus folder (repeat for several)")
+                        help="converted corpus folder or Hub dataset id (repeat for several)")
     sessions = parser.add_mutually_exclusive_group()
     sessions.add_argument("--session", action="append", metavar="K",
                           help="LIQE session number 1..10 or split-table name (e.g. seeded, official); repeat for "
@@ -120,8 +120,6 @@ def run(args):
         sessions = _sessions(args)
         tables = []
         for path in args.dataset:
-            if not os.path.isdir(path):
-                raise ValueError(f"--dataset {path}: no such folder")
             tables.append(load_converted(path))
         names = [table.name for table in tables]
         if len(set(names)) != len(names):  # two folders of one corpus: tell them apart by folder name

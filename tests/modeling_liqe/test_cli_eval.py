@@ -94,6 +94,9 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
     assert main(["eval", "--model", str(models[0]), "--dataset", str(tmp_path / "missing"),
                  "--cache", str(tmp_path / "c.sqlite")]) == 1
     assert "missing: no such folder" in capsys.readouterr().err
+    assert main(["eval", "--model", str(models[0]), "--dataset", "someone/not-downloaded",
+                 "--cache", str(tmp_path / "c.sqlite")]) == 1  # a Hub id, offline and not in the cache
+    assert "someone/not-downloaded: no such folder, and no Hub dataset snapshot" in capsys.readouterr().err
     assert main(["eval", "--model", str(models[0]), "--dataset", str(corpora[0]), "--session", "7",
                  "--cache", str(tmp_path / "c.sqlite")]) == 1
     assert "liqe_session_07" in capsys.readouterr().err

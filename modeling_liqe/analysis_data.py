@@ -97,7 +97,8 @@ def load_converted(path):
             data = Path(path, cell["path"]).read_bytes() if Path(path, cell["path"]).is_file() else None
         images.append(data if data is not None else b"")
     corpus_names = sorted({name for name in columns.get("corpus", []) if name})
-    distortion = np.array([-1 if value is None else int(value) for value in columns.get("distortion", [None] * len(images))])
+    distortion = np.array([-1 if value is None else int(value)
+                           for value in columns.get("distortion", [None] * len(images))])
     levels = np.array([np.nan if value is None else float(value)
                        for value in columns.get("distortion_level", [None] * len(images))])
     return ImageTable(

@@ -3,8 +3,9 @@
 """gMAD, the group maximum differentiation competition (ANALYSES.md §3), behind `liqe gmad`.
 
 1. Common scale: each model's scores are mapped by a monotone increasing 4-parameter logistic
-   (`metrics.fit_logistic`) fitted on an anchor set with MOS, onto the anchor's MOS scale. Without an anchor the raw scores are used: every LIQE
-   model scores on one nominal 1-5 scale (the expected quality level), so that is already common.
+   (`metrics.fit_logistic`) fitted on an anchor set with MOS, onto the anchor's MOS scale. Without an anchor the
+   raw scores are used: every LIQE model scores on one nominal 1-5 scale (the expected quality level), so that is
+   already common.
 2. Levels: for a defender D over the pool, lo = min, hi = max, step = (hi - lo) / L (L = 6), centres
    lo + step (k - 1/2). Level k holds the images whose D score is within ±window of centre k: D calls them equal.
    **The window.** The toolbox's ±9 is on LIVE's ~0-100 MOS scale, i.e. 9 % of the scale's span. Here the

@@ -53,7 +53,8 @@ def big(tmp_path_factory):
             quality = 1 - 0.2 * level + rng.uniform(0, 0.1)
             image_id = f"{name}/{i:05d}.png"
             rows.append({"image": str(path), "image_id": image_id, "mos": scale * quality, "corpus": name,
-                         "reference_id": f"{name}-{i // 8}", "distortion_fine": ("white noise", "gaussian blur")[i // 4 % 2],
+                         "reference_id": f"{name}-{i // 8}",
+                         "distortion_fine": ("white noise", "gaussian blur")[i // 4 % 2],
                          "distortion_level": level, "scenes": ["others"]})
             split[image_id] = "test" if (i // 8) % 5 == 0 else "train"
             for model_index, record in enumerate(records):

@@ -136,6 +136,11 @@ def build_parser():
                       help="CLIP backbone: tiny (the golden test geometry) or vit-b-32 (default: tiny)")
     init.add_argument("--variant", choices=VARIANT_NAMES, default="full", help="prompt set (default: full)")
     init.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+
+    from . import cli_eval, cli_gmad, cli_realign  # the analyses (eval, realign, gmad) register themselves
+
+    for module in (cli_eval, cli_realign, cli_gmad):
+        module.add_parser(commands)
     return parser
 
 
@@ -430,7 +435,7 @@ def main(argv=None):
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2), message already printed
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
-        return COMMANDS[args.command](args)
+        return COMMANDS.get(args.command, getattr(args, "handler", None))(args)
     except UsageError as error:
         print(f"liqe {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,187 @@
+# coding=utf-8
+# Copyright 2026 The liqe authors.
+"""Realignment of MOS scales across corpora by one model (ANALYSES.md §2), behind `liqe realign`.
+
+Each corpus d rates on its own scale. With one model as the yardstick, a monotone increasing 4-parameter
+logistic g_d (`metrics.logistic_4`, fitted by `metrics.fit_logistic`) maps corpus d's MOS onto the model's score
+scale; it is fitted on one split and judged on another. Judged: the pooled g_d(MOS) of every corpus against the
+pooled scores (SRCC / PLCC / KRCC / RMSE by `metrics.iqa_metrics`), beside the raw pooled MOS and the model-free
+baselines (per-corpus min-max to [0, 1] and z-score, their statistics taken on the fitting split too).
+
+A realignment must keep each corpus's order, so g_d must increase. When the best least-squares logistic
+decreases (the model ranks that corpus backwards, e.g. an untrained model), g_d is replaced by the flat map at
+the mean score (the least-squares monotone-increasing fit's limit) and flagged `increasing_fit: false`; the
+pooled figures then show that corpus contributes nothing, rather than a reversed order the model would be
+rewarded for. RMSE is in the units of each target (MOS scales differ), so compare it only within a row.
+Not part of the Hub remote code.
+"""
+
+import json
+
+import numpy as np
+
+from . import metrics
+
+FUNCTION = "y = b2 + (b1 - b2) / (1 + exp(-(x - b3) / |b4|)); x = the corpus's MOS, y = the model's score scale"
+METHODS = ("raw_mos", "min_max", "z_score", "realigned")
+
+
+def fit_increasing(mos, scores):
+    """(params, increasing): the logistic from MOS to scores, forced monotone increasing (see the module doc)."""
+    mos = np.asarray(mos, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    params = metrics.fit_logistic(mos, scores)
+    if params[0] > params[1]:
+        return np.asarray(params, dtype=float), True
+    mean = float(scores.mean())
+    return np.array([mean, mean, float(mos.mean()), max(float(mos.std()), metrics.LOGISTIC_MIN_SCALE)]), False
+
+
+def apply(params, mos):
+    """g(MOS) for fitted parameters [b1, b2, b3, b4]."""
+    return metrics.logistic_4(mos, *params)
+
+
+def _baseline(method, mos, fit_mos):
+    if method == "raw_mos":
+        return np.asarray(mos, dtype=float)
+    if method == "min_max":
+        low, high = float(np.min(fit_mos)), float(np.max(fit_mos))
+        return (mos - low) / (high - low) if high > low else np.zeros_like(mos)
+    if method == "z_score":
+        std = float(np.std(fit_mos))
+        return (mos - float(np.mean(fit_mos))) / std if std > 0 else np.zeros_like(mos)
+    raise ValueError(method)
+
+
+def realign(corpora, params=None):
+    """Fit (unless `params` are given) and judge a realignment.
+
+    corpora: [{"name", "mos_fit", "scores_fit", "mos_eval", "scores_eval"}] (arrays; the fit arrays may be empty
+    when `params` are given). params: {corpus name: [b1, b2, b3, b4]} to reuse a saved realignment.
+    Returns {"corpora": {name: {...}}, "pooled": {method: metrics}, "targets": {method: pooled eval targets}}.
+    """
+    per_corpus, targets, pooled_scores = {}, {method: [] for method in METHODS}, []
+    for corpus in corpora:
+        name = corpus["name"]
+        mos_fit, scores_fit = np.asarray(corpus["mos_fit"], float), np.asarray(corpus["scores_fit"], float)
+        mos_eval, scores_eval = np.asarray(corpus["mos_eval"], float), np.asarray(corpus["scores_eval"], float)
+        if params is not None:
+            if name not in params:
+                raise ValueError(f"the realignment parameters have no corpus {name!r} (they have {sorted(params)})")
+            fitted, increasing = np.asarray(params[name], float), float(params[name][0]) > float(params[name][1])
+        else:
+            if mos_fit.size < 2:
+                raise ValueError(f"corpus {name}: {mos_fit.size} image(s) in the fitting split; need at least 2")
+            fitted, increasing = fit_increasing(mos_fit, scores_fit)
+        if mos_eval.size == 0:
+            raise ValueError(f"corpus {name}: no image in the judging split")
+        reference_mos = mos_fit if mos_fit.size else mos_eval
+        for method in METHODS[:-1]:
+            targets[method].append(_baseline(method, mos_eval, reference_mos))
+        targets["realigned"].append(apply(fitted, mos_eval))
+        pooled_scores.append(scores_eval)
+        per_corpus[name] = {
+            "params": [float(value) for value in fitted],
+            "increasing_fit": bool(increasing),
+            "num_fit": int(mos_fit.size),
+            "num_eval": int(mos_eval.size),
+            "mos_range": [float(mos_eval.min()), float(mos_eval.max())],
+            "srcc_within": metrics.srcc(scores_eval, mos_eval),  # unchanged by any increasing map
+        }
+    scores = np.concatenate(pooled_scores)
+    pooled_targets = {method: np.concatenate(values) for method, values in targets.items()}
+    pooled = {}
+    for method, target in pooled_targets.items():
+        computed = metrics.iqa_metrics(scores, target)
+        pooled[method] = {key: computed[key] for key in ("srcc", "plcc", "krcc", "rmse", "num_images")}
+    return {"corpora": per_corpus, "pooled": pooled, "targets": pooled_targets, "scores": scores}
+
+
+def params_document(report, model=None, fit=None):
+    """The reusable JSON of a realignment (like the authors' cbetas.mat): per corpus [b1, b2, b3, b4]."""
+    return {
+        "function": FUNCTION,
+        "direction": "corpus MOS -> model score scale",
+        "model": model,
+        "fit": fit,
+        "corpora": {name: entry["params"] for name, entry in report["corpora"].items()},
+        "increasing_fit": {name: entry["increasing_fit"] for name, entry in report["corpora"].items()},
+    }
+
+
+def load_params(path):
+    """{corpus: [b1, b2, b3, b4]} from a file `params_document` wrote; a clear error otherwise."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+        corpora = document["corpora"]
+        parsed = {str(name): [float(value) for value in values] for name, values in corpora.items()}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a realignment parameter file ({type(error).__name__}: {error})") from None
+    bad = [name for name, values in parsed.items() if len(values) != 4 or not np.all(np.isfinite(values))]
+    if bad:
+        raise ValueError(f"{path}: corpora {bad} do not have 4 finite parameters")
+    return parsed
+
+
+def to_markdown(report):
+    lines = ["| target | pooled SRCC | PLCC | KRCC | RMSE (target units) | images |", "|---|---|---|---|---|---|"]
+    labels = {"raw_mos": "raw MOS (before)", "min_max": "per-corpus min-max", "z_score": "per-corpus z-score",
+              "realigned": "**realigned MOS (after)**"}
+    for method in METHODS:
+        row = report["pooled"][method]
+        lines.append(f"| {labels[method]} | {row['srcc']:.4f} | {row['plcc']:.4f} | {row['krcc']:.4f} | "
+                     f"{row['rmse']:.4f} | {row['num_images']} |")
+    lines += ["", "| corpus | fit images | judged images | within-corpus SRCC | increasing fit | b1, b2, b3, b4 |",
+              "|---|---|---|---|---|---|"]
+    for name, entry in report["corpora"].items():
+        lines.append(f"| {name} | {entry['num_fit']} | {entry['num_eval']} | {entry['srcc_within']:.4f} | "
+                     f"{'yes' if entry['increasing_fit'] else 'NO (flat map)'} | "
+                     + ", ".join(f"{value:.4g}" for value in entry["params"]) + " |")
+    flat = [name for name, entry in report["corpora"].items() if not entry["increasing_fit"]]
+    if flat:
+        lines += ["", f"**Warning**: the model ranks {', '.join(flat)} backwards (or not at all); a realignment keeps "
+                      "each corpus's order, so those corpora got a flat map and the pooled 'after' figures mostly "
+                      "measure differences between corpus means, not a realignment."]
+    return "\n".join(lines) + "\n"
+
+
+def write_realigned_corpus(source, destination, params, column="mos_realigned"):
+    """Copy a converted corpus folder to `destination` with one more column, g(MOS), in every data file.
+
+    The layout (README.md, data/<split>-*.parquet, splits/) is kept, so `load_session` and
+    `datasets.load_dataset` read the copy; the source folder is not modified.
+    """
+    import shutil
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source, destination = Path(source), Path(destination)
+    if destination.resolve() == source.resolve():
+        raise ValueError(f"{destination}: refusing to overwrite the source corpus; give another folder")
+    if destination.exists() and any(destination.iterdir()):
+        raise ValueError(f"{destination}: exists and is not empty")
+    (destination / "data").mkdir(parents=True, exist_ok=True)
+    for item in source.iterdir():
+        if item.name == "data":
+            continue
+        if item.is_dir():
+            shutil.copytree(item, destination / item.name)
+        else:
+            shutil.copy2(item, destination / item.name)
+    for file in sorted((source / "data").glob("*.parquet")):
+        table = pq.read_table(file)
+        if column in table.column_names:
+            table = table.drop_columns([column])
+        mos = np.array([np.nan if value is None else value for value in table.column("mos").to_pylist()], float)
+        realigned = apply(params, mos)
+        table = table.append_column(column, pa.array(realigned.astype(np.float32), type=pa.float32()))
+        pq.write_table(table, destination / "data" / file.name)
+    return destination
+
+
+__all__ = ["fit_increasing", "apply", "realign", "params_document", "load_params", "to_markdown",
+           "write_realigned_corpus", "FUNCTION"]

@@ -21,7 +21,6 @@ import math
 import os
 import tempfile
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +146,9 @@ def _display_name(path):
     return Path(str(path)).name
 
 
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
 def open_image(path):
     """A decoded PIL image from an uploaded file, or `gradio.Error` naming the file and the problem."""
     if path is None:
@@ -164,15 +166,16 @@ def open_image(path):
             f"{name}: the file is {size / 2**20:.1f} MiB, over this Space's limit of {MAX_IMAGE_BYTES / 2**20:.1f} MiB."
         )
     try:
-        with warnings.catch_warnings():
-            # Pillow warns above ~89 M pixels (and refuses above twice that); our own limit is checked below.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+        # Read the header with Pillow's own bomb check lifted (under a lock: the limit is process-wide) so that our
+        # limit, checked below before any pixel is decoded, applies and the message can give the size.
+        with _PILLOW_LIMIT_LOCK:
+            pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                image = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = pillow_limit
     except UnidentifiedImageError:
         raise gr.Error(f"{name} is not an image file (Pillow cannot identify it). Upload a {IMAGE_TYPES} image.") from None
-    except Image.DecompressionBombError:
-        raise gr.Error(f"{name}: too many pixels (over twice Pillow's limit); this Space accepts at most "
-                       f"{MAX_IMAGE_PIXELS:,} pixels.") from None
     except OSError as error:
         raise gr.Error(f"{name}: the file cannot be read ({error}).") from None
     width, height = image.size
@@ -288,24 +291,17 @@ def _legend(width, low, high, labels):
     return strip
 
 
-def quality_map(image_path):
-    """Score tab, quality map: (overlay image as a uint8 array, one-line summary).
+def window_quality_grid(image):
+    """The quality map's numbers for a PIL image: (resized image, stride, [(top, left)], qualities (windows,)).
 
-    The image is resized as the model sees it; every window of a `map_grid` grid is scored on its own (its own
-    softmax over the prompts, then the expected quality); each pixel gets the mean quality of the windows that
-    cover it. The colours span the map's range of qualities (widened to at least one quality level, so that a
-    uniform image stays uniform); the strip below gives the scale.
+    The image is prepared and resized as the model sees it; every window of the `map_grid` grid is scored on its
+    own: its own softmax over the prompts, then the expected quality (LIQE's score of that window alone).
     """
-    image_path = _input_path(image_path)
-    if image_path is None:
-        return None, ""
-    image = open_image(image_path)
     loaded = get_model()
     image_processor = loaded.processor.image_processor
     image = image_processor.resize(image_processor.prepare_image(image))
     width, height = image.size
-    patch = image_processor.patch_size
-    stride, tops, lefts = map_grid(height, width, patch)
+    stride, tops, lefts = map_grid(height, width, image_processor.patch_size)
     positions = [(top, left) for top in tops for left in lefts]
     qualities = []
     for start in range(0, len(positions), MAP_WINDOWS_PER_FORWARD):
@@ -313,13 +309,19 @@ def quality_map(image_path):
         with torch.inference_mode():
             output = loaded.model(pixel_values=windows.unsqueeze(0))
         qualities.append(window_qualities(loaded, output.patch_logits[0]))
-    qualities = torch.cat(qualities).numpy().astype(np.float64)
+    return image, stride, positions, torch.cat(qualities).numpy().astype(np.float64)
 
+
+def render_quality_map(image, positions, qualities, patch_size, labels):
+    """The map as a uint8 array: the image half-blended with the colour of each pixel's mean window quality,
+    above a strip with the colour scale. The colours span the windows' range of qualities, widened to at least
+    one quality level (so that a uniform image stays uniform); returns (array, (low, high))."""
+    width, height = image.size
     total = np.zeros((height, width))
     count = np.zeros((height, width))
     for (top, left), value in zip(positions, qualities):
-        total[top : top + patch, left : left + patch] += value
-        count[top : top + patch, left : left + patch] += 1
+        total[top : top + patch_size, left : left + patch_size] += value
+        count[top : top + patch_size, left : left + patch_size] += 1
     heat = total / np.maximum(count, 1)
     low, high = float(qualities.min()), float(qualities.max())
     centre = (low + high) / 2
@@ -328,14 +330,26 @@ def quality_map(image_path):
     overlay = (0.5 * np.asarray(image, dtype=np.float64) + 0.5 * colours).round().astype(np.uint8)
     canvas = Image.new("RGB", (width, height + 28), "white")
     canvas.paste(Image.fromarray(overlay), (0, 0))
-    canvas.paste(_legend(width, low, high, loaded.quality_labels), (0, height))
+    canvas.paste(_legend(width, low, high, labels), (0, height))
+    return np.asarray(canvas), (low, high)
+
+
+def quality_map(image_path):
+    """Score tab, quality map: (overlay image as a uint8 array, one-line summary); see `window_quality_grid`."""
+    image_path = _input_path(image_path)
+    if image_path is None:
+        return None, ""
+    loaded = get_model()
+    image, stride, positions, qualities = window_quality_grid(open_image(image_path))
+    patch = loaded.processor.image_processor.patch_size
+    array, _ = render_quality_map(image, positions, qualities, patch, loaded.quality_labels)
     worst = positions[int(qualities.argmin())]
     summary = (
-        f"{len(positions)} windows of {patch} px, stride {stride} px, on the {width}x{height} image the model sees; "
-        f"window quality {qualities.min():.2f} to {qualities.max():.2f}; the worst window's top-left corner is at "
-        f"x={worst[1]}, y={worst[0]}."
+        f"{len(positions)} windows of {patch} px, stride {stride} px, on the {image.width}x{image.height} image the "
+        f"model sees; window quality {qualities.min():.2f} to {qualities.max():.2f}; the worst window's top-left "
+        f"corner is at x={worst[1]}, y={worst[0]}."
     )
-    return np.asarray(canvas), summary
+    return array, summary
 
 
 def thurstone_probability(first_score, second_score):
@@ -479,7 +493,7 @@ def build_demo():
             with gr.Row():
                 distortions = gr.Label(label="Distortion distribution", num_top_classes=11, elem_id="distortions")
                 with gr.Column():
-                    heat_map = gr.Image(label="Quality map (red = worse, green = better)", type="numpy",
+                    heat_map = gr.Image(label="Quality map (red = worse, green = better)", type="numpy", format="png",
                                         interactive=False, elem_id="quality-map")
                     map_summary = gr.Textbox(label="Quality map", interactive=False, elem_id="map-summary")
         with gr.Tab("Compare"):

@@ -16,6 +16,8 @@ import json
 import os
 import sys
 
+from . import distributed_scoring
+
 # The model `liqe score` uses when --model is not given.
 DEFAULT_MODEL = "org/liqe"
 
@@ -78,6 +80,7 @@ def build_parser():
     score.add_argument("--device", choices=DEVICES, default="cpu", help="where the model runs (default: cpu)")
     score.add_argument("--max-image-pixels", type=_positive_int, default=None, metavar="N",
                        help="refuse images with more pixels (default: Pillow's limit, 89478485)")
+    distributed_scoring.add_arguments(score)  # --dataset, --split, parquet; `accelerate launch` support
 
     convert = commands.add_parser(
         "convert",
@@ -240,6 +243,8 @@ def _quiet_transformers():
 
 # -- commands -----------------------------------------------------------------------------------------------
 def command_score(args):
+    if distributed_scoring.handles(args):  # several processes, a dataset, or parquet
+        return distributed_scoring.run(args)
     from .scoring import LIQEScorer, resolve_device
 
     try:

@@ -473,13 +473,15 @@ its own and shows where the image is poor."""
 def build_demo():
     """The Blocks app, with a bounded queue; launch it with `demo.launch(**launch_options())`."""
     examples = example_images()
+    quality_labels = get_model().quality_labels  # the chart's x order (loads the model, once)
     with gr.Blocks(title="LIQE image quality") as demo:
         gr.Markdown(DESCRIPTION)
         model_note = gr.Markdown()
         with gr.Tab("Score"):
             with gr.Row():
                 with gr.Column():
-                    image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=360)
+                    image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=360,
+                                     elem_id="score-image")
                     score_button = gr.Button("Score", variant="primary")
                     if examples:
                         gr.Examples(examples=examples, inputs=image, label="Examples (CC0 photos and distorted copies)",
@@ -488,7 +490,7 @@ def build_demo():
                     score = gr.Number(label="Quality score (1 = bad ... 5 = perfect)", interactive=False, elem_id="score")
                     verdict = gr.Textbox(label="Verdict", interactive=False, elem_id="verdict")
                     quality_chart = gr.BarPlot(x="quality", y="probability", title="Quality distribution",
-                                               y_lim=[0, 1], sort=None, height=220, elem_id="quality-chart")
+                                               y_lim=[0, 1], sort=quality_labels, height=220, elem_id="quality-chart")
                     scenes = gr.Label(label="Top scenes", num_top_classes=3, elem_id="scenes")
             with gr.Row():
                 distortions = gr.Label(label="Distortion distribution", num_top_classes=11, elem_id="distortions")
@@ -498,9 +500,11 @@ def build_demo():
                     map_summary = gr.Textbox(label="Quality map", interactive=False, elem_id="map-summary")
         with gr.Tab("Compare"):
             with gr.Row():
-                first = gr.Image(label="First image", type="filepath", sources=["upload", "clipboard"], height=300)
-                second = gr.Image(label="Second image", type="filepath", sources=["upload", "clipboard"], height=300)
-            compare_button = gr.Button("Compare", variant="primary")
+                first = gr.Image(label="First image", type="filepath", sources=["upload", "clipboard"], height=300,
+                                 elem_id="first-image")
+                second = gr.Image(label="Second image", type="filepath", sources=["upload", "clipboard"], height=300,
+                                  elem_id="second-image")
+            compare_button = gr.Button("Compare", variant="primary", elem_id="compare-button")
             if len(examples) >= 2:
                 gr.Examples(examples=[[examples[0], examples[1]], [examples[1], examples[0]]], inputs=[first, second])
             with gr.Row():
@@ -510,8 +514,8 @@ def build_demo():
                 probability = gr.Number(label="P(first better) = Phi(q1 - q2)", interactive=False)
             comparison = gr.Textbox(label="Verdict", interactive=False, elem_id="comparison")
         with gr.Tab("Batch"):
-            files = gr.File(label="Images", file_count="multiple", type="filepath")
-            batch_button = gr.Button("Score all", variant="primary")
+            files = gr.File(label="Images", file_count="multiple", type="filepath", elem_id="batch-files")
+            batch_button = gr.Button("Score all", variant="primary", elem_id="batch-button")
             table = gr.Dataframe(headers=BATCH_COLUMNS, label="Scores (click a column header to sort)",
                                  interactive=False, elem_id="batch-table")
             download = gr.File(label="CSV (all probabilities)", interactive=False)

@@ -463,6 +463,9 @@ def example_images():
     return sorted(str(p) for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
 
 
+COMPARE_EXAMPLES = [("coffee.jpg", "coffee_blur.jpg"), ("chelsea_noise.jpg", "chelsea.jpg"),
+                    ("astronaut.jpg", "astronaut_jpeg.jpg")]
+
 DESCRIPTION = """# LIQE: blind image quality assessment
 Upload a photo: [LIQE](https://github.com/zwx8981/LIQE) (CVPR 2023) rates it from 1 (bad) to 5 (perfect) by
 matching 224-px windows of it with CLIP against 495 prompts *"a photo of a {scene} with {distortion} artifacts,
@@ -487,7 +490,8 @@ def build_demo():
                         gr.Examples(examples=examples, inputs=image, label="Examples (CC0 photos and distorted copies)",
                                     examples_per_page=12)
                 with gr.Column():
-                    score = gr.Number(label="Quality score (1 = bad ... 5 = perfect)", interactive=False, elem_id="score")
+                    score = gr.Number(value=None, label="Quality score (1 = bad ... 5 = perfect)", interactive=False,
+                                      elem_id="score")
                     verdict = gr.Textbox(label="Verdict", interactive=False, elem_id="verdict")
                     quality_chart = gr.BarPlot(x="quality", y="probability", title="Quality distribution",
                                                y_lim=[0, 1], sort=quality_labels, height=220, elem_id="quality-chart")
@@ -505,20 +509,22 @@ def build_demo():
                 second = gr.Image(label="Second image", type="filepath", sources=["upload", "clipboard"], height=300,
                                   elem_id="second-image")
             compare_button = gr.Button("Compare", variant="primary", elem_id="compare-button")
-            if len(examples) >= 2:
-                gr.Examples(examples=[[examples[0], examples[1]], [examples[1], examples[0]]], inputs=[first, second])
+            pairs = [[str(EXAMPLES_DIR / a), str(EXAMPLES_DIR / b)] for a, b in COMPARE_EXAMPLES
+                     if (EXAMPLES_DIR / a).is_file() and (EXAMPLES_DIR / b).is_file()]
+            if pairs:
+                gr.Examples(examples=pairs, inputs=[first, second], label="Examples (a photo and a distorted copy)")
             with gr.Row():
-                first_score = gr.Number(label="First score", interactive=False)
-                second_score = gr.Number(label="Second score", interactive=False)
-                difference = gr.Number(label="Difference (first - second)", interactive=False)
-                probability = gr.Number(label="P(first better) = Phi(q1 - q2)", interactive=False)
+                first_score = gr.Number(value=None, label="First score", interactive=False)
+                second_score = gr.Number(value=None, label="Second score", interactive=False)
+                difference = gr.Number(value=None, label="Difference (first - second)", interactive=False)
+                probability = gr.Number(value=None, label="P(first better) = Phi(q1 - q2)", interactive=False)
             comparison = gr.Textbox(label="Verdict", interactive=False, elem_id="comparison")
         with gr.Tab("Batch"):
             files = gr.File(label="Images", file_count="multiple", type="filepath", elem_id="batch-files")
             batch_button = gr.Button("Score all", variant="primary", elem_id="batch-button")
             table = gr.Dataframe(headers=BATCH_COLUMNS, label="Scores (click a column header to sort)",
                                  interactive=False, elem_id="batch-table")
-            download = gr.File(label="CSV (all probabilities)", interactive=False)
+            download = gr.File(label="CSV (all probabilities)", interactive=False, elem_id="batch-csv")
 
         score_outputs = [score, verdict, quality_chart, scenes, distortions]
         # One model worker for every event (a 2-core Space gains nothing from two forwards at once); image inputs

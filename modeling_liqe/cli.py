@@ -16,7 +16,7 @@ import json
 import os
 import sys
 
-from . import distributed_scoring
+from . import cli_space, distributed_scoring
 
 # The model `liqe score` uses when --model is not given.
 DEFAULT_MODEL = "org/liqe"
@@ -106,6 +106,7 @@ def build_parser():
                       help="CLIP backbone: tiny (the golden test geometry) or vit-b-32 (default: tiny)")
     init.add_argument("--variant", choices=VARIANT_NAMES, default="full", help="prompt set (default: full)")
     init.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    cli_space.add_parser(commands)  # liqe space push
     return parser
 
 
@@ -338,7 +339,7 @@ def command_init(args):
     return 0
 
 
-COMMANDS = {"score": command_score, "convert": command_convert, "init": command_init}
+COMMANDS = {"score": command_score, "convert": command_convert, "init": command_init, "space": cli_space.run}
 
 
 def main(argv=None):

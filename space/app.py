@@ -473,6 +473,14 @@ which is of {quality} quality"*, and names its likely scene and distortion. The 
 its own and shows where the image is poor."""
 
 
+def model_description():
+    """The model line under the title: a Hub id as a link, a local folder by its name only (no server paths)."""
+    model_id = get_model().model_id
+    if os.path.isdir(model_id):
+        return f"Model: `{Path(model_id).name}` (a local folder)"
+    return f"Model: [{model_id}](https://huggingface.co/{model_id})"
+
+
 def build_demo():
     """The Blocks app, with a bounded queue; launch it with `demo.launch(**launch_options())`."""
     examples = example_images()
@@ -530,6 +538,8 @@ def build_demo():
         # One model worker for every event (a 2-core Space gains nothing from two forwards at once); image inputs
         # reach the handlers unopened (preprocess=False, see _input_path).
         model_events = {"concurrency_id": "model", "concurrency_limit": 1, "preprocess": False}
+        # A new image clears the previous map at once (so an error never leaves the last image's map on show).
+        image.change(lambda: (None, ""), None, [heat_map, map_summary], queue=False, api_name=False)
         for trigger in (image.change, score_button.click):
             event = trigger(score_image, image, score_outputs, api_name="score" if trigger == image.change else False,
                             **model_events)
@@ -538,7 +548,7 @@ def build_demo():
         compare_button.click(compare_images, [first, second], [first_score, second_score, difference, probability,
                                                                 comparison], api_name="compare", **model_events)
         batch_button.click(score_batch, files, [table, download], api_name="batch", **model_events)
-        demo.load(lambda: f"Model: `{resolve_model_id()}`", None, model_note, api_name=False)
+        demo.load(model_description, None, model_note, api_name=False)
     demo.queue(max_size=QUEUE_SIZE)
     return demo
 

@@ -271,6 +271,12 @@ def test_model_id_from_env_then_repo_checkpoint_then_space_card(app, monkeypatch
     assert app.REPO_DEMO_CHECKPOINT != SPACE_DIR.parent / "checkpoints" / "liqe-tiny-synthetic"
 
 
+def test_model_description_hides_server_paths(app, monkeypatch):
+    assert app.model_description() == "Model: `liqe-tiny` (a local folder)"
+    monkeypatch.setattr(app.get_model(), "model_id", "org/liqe-koniq")
+    assert app.model_description() == "Model: [org/liqe-koniq](https://huggingface.co/org/liqe-koniq)"
+
+
 def test_model_is_loaded_once(app, monkeypatch):
     first = app.get_model()
     from transformers import AutoModel

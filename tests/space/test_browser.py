@@ -2,7 +2,7 @@
 would, the numbers shown checked against the Python API, the error messages seen, screenshots saved.
 
 Screenshots go to a temporary folder, or to $LIQE_SCREENSHOT_DIR when set (the README's come from
-`LIQE_SCREENSHOT_DIR=docs/space pytest tests/space/test_browser.py`). `.ci/run` installs the browser.
+`LIQE_SCREENSHOT_DIR=docs/space pytest tests/space/test_browser.py`, then keep the three tab ones). `.ci/run` installs the browser.
 """
 
 import os
@@ -63,6 +63,14 @@ def wait_for_value(page, selector):
     return page.locator(selector).input_value()
 
 
+def shoot(page, folder, name, full_page=True):
+    """A JPEG screenshot `name`.jpg in `folder` (small enough for the README); returns its path."""
+    path = folder / f"{name}.jpg"
+    page.screenshot(path=str(path), type="jpeg", quality=85, full_page=full_page)
+    assert path.stat().st_size > 20_000  # a rendered page, not a blank one
+    return path
+
+
 def open_tab(page, name):
     page.get_by_role("tab", name=name).click()
 
@@ -82,9 +90,7 @@ def test_score_tab_shows_the_python_api_score_and_the_quality_map(browser_page, 
     assert "windows of 224 px, stride" in summary
     page.wait_for_selector("#scenes >> text=%")
     page.wait_for_timeout(500)  # let the chart finish drawing
-    path = screenshot_dir / "space_score.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 50_000
+    shoot(page, screenshot_dir, "space_score")
     # The page asked nothing from outside the app.
     host = server.rstrip("/")
     assert all(url.startswith((host, "data:", "blob:")) for url in page.requests), sorted(set(page.requests))
@@ -101,7 +107,7 @@ def test_compare_tab(browser_page, python_api, screenshot_dir):
     verdict = wait_for_value(page, "#comparison textarea, #comparison input")
     q1, q2 = (float(python_api(str(p)).score[0]) for p in (first, second))
     assert f"{q1:.3f}" in verdict and f"{q2:.3f}" in verdict and "P(first better) = Phi(q1 - q2) =" in verdict
-    page.screenshot(path=str(screenshot_dir / "space_compare.png"), full_page=True)
+    shoot(page, screenshot_dir, "space_compare")
 
 
 def test_batch_tab(browser_page, python_api, screenshot_dir, tmp_path):
@@ -121,7 +127,7 @@ def test_batch_tab(browser_page, python_api, screenshot_dir, tmp_path):
     expected = float(python_api(str(SPACE_DIR / "examples" / "chelsea.jpg")).score[0])
     assert f"{expected:.3f}"[:4] in table  # the table shows the score (rounded for display)
     page.wait_for_selector("#batch-csv td[aria-label='liqe_scores.csv']")
-    page.screenshot(path=str(screenshot_dir / "space_batch.png"), full_page=True)
+    shoot(page, screenshot_dir, "space_batch")
 
 
 def test_score_tab_explains_files_that_are_not_images(browser_page, tmp_path, screenshot_dir):
@@ -132,10 +138,10 @@ def test_score_tab_explains_files_that_are_not_images(browser_page, tmp_path, sc
     page.locator("#score-image input[type=file]").set_input_files(str(text))
     # The browser refuses a .txt file for an image input before uploading it, naming the file.
     page.wait_for_selector("text=Invalid file type: notes.txt")
-    page.screenshot(path=str(screenshot_dir / "space_error_txt.png"))
+    shoot(page, screenshot_dir, "space_error_txt", full_page=False)
     # A text file named .png reaches the server, whose message names it.
     disguised = tmp_path / "holiday.png"
     disguised.write_text("this is not an image either\n")
     page.locator("#score-image input[type=file]").set_input_files(str(disguised))
     page.wait_for_selector("text=holiday.png is not an image file (Pillow cannot identify it)")
-    page.screenshot(path=str(screenshot_dir / "space_error.png"))
+    shoot(page, screenshot_dir, "space_error", full_page=False)

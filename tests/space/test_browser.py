@@ -144,4 +144,5 @@ def test_score_tab_explains_files_that_are_not_images(browser_page, tmp_path, sc
     disguised.write_text("this is not an image either\n")
     page.locator("#score-image input[type=file]").set_input_files(str(disguised))
     page.wait_for_selector("text=holiday.png is not an image file (Pillow cannot identify it)")
+    assert page.locator("#quality-map img[src]").count() == 0  # the earlier image's map is gone
     shoot(page, screenshot_dir, "space_error", full_page=False)

@@ -61,6 +61,8 @@ QUEUE_SIZE = _env_int("LIQE_QUEUE_SIZE", 64)
 # the map covers the whole image.
 MAP_MAX_WINDOWS = _env_int("LIQE_MAP_MAX_WINDOWS", 48)
 MAP_MIN_STRIDE = 32
+# The map is drawn on the resized image: at most this many pixels (768 x 20,000), else a clear refusal.
+MAP_MAX_PIXELS = 768 * 20_000
 MAP_STRIDE_STEP = 16
 MAP_WINDOWS_PER_FORWARD = 16
 # Images whose windows go through the model together in the batch tab.
@@ -184,15 +186,47 @@ def open_image(path):
             f"{name}: {width}x{height} = {width * height:,} pixels is over this Space's limit of "
             f"{MAX_IMAGE_PIXELS:,} pixels; downsize it first."
         )
+    check_resized(image, name, MAX_IMAGE_PIXELS)
     try:
         image.seek(0)  # animated images: the first frame
         image.load()  # decode now, so a damaged or truncated file fails here with its name
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise gr.Error(f"{name}: the image is damaged or truncated and cannot be decoded ({error}).") from None
+    image.info["liqe_name"] = name  # for later messages
     return image
 
 
 # -- scoring ------------------------------------------------------------------------------------------------
+def resized_size(image_processor, width, height):
+    """(width, height) of the image the model sees: the processor's resize rule (images under 224 px are
+    upscaled, both sides >= 768 downscaled to a short side of 768)."""
+    if hasattr(image_processor, "resized_size"):
+        return tuple(image_processor.resized_size(width, height))
+    patch, target = image_processor.patch_size, image_processor.resize_short_side
+    short, long = min(width, height), max(width, height)
+    if short < patch:
+        target_short = patch
+    elif short >= target:
+        target_short = target
+    else:
+        return width, height
+    target_long = int(target_short * long / short)
+    return (target_short, target_long) if width <= height else (target_long, target_short)
+
+
+def check_resized(image, name, limit):
+    """Refuse an image whose resized size (a 2x6000 sliver becomes 224x672000) exceeds `limit` pixels."""
+    image_processor = get_model().processor.image_processor
+    width, height = resized_size(image_processor, *image.size)
+    if width * height > limit:
+        raise gr.Error(
+            f"{name}: {image.width}x{image.height} would be resized to {width}x{height} = {width * height:,} pixels "
+            f"(short side {image_processor.patch_size} px for the model), over this Space's limit of {limit:,}; "
+            "crop it to a less elongated shape."
+        )
+    return width, height
+
+
 def quality_word(score, labels):
     """The quality label nearest to a score on the 1..len(labels) scale (3.4 -> labels[2], 'fair')."""
     index = int(math.floor(float(score) + 0.5)) - 1
@@ -299,6 +333,7 @@ def window_quality_grid(image):
     """
     loaded = get_model()
     image_processor = loaded.processor.image_processor
+    check_resized(image, image.info.get("liqe_name", "the image"), MAP_MAX_PIXELS)
     image = image_processor.resize(image_processor.prepare_image(image))
     width, height = image.size
     stride, tops, lefts = map_grid(height, width, image_processor.patch_size)

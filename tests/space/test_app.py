@@ -362,3 +362,32 @@ def test_client_gets_the_error_message(client, tmp_path):
     with pytest.raises(AppError, match=r"truncated.png: the image is damaged or truncated"):
         client.predict(handle_file(str(write_truncated_png(tmp_path))), handle_file(str(IMAGES / "astronaut.png")),
                        api_name="/compare")
+
+
+@pytest.mark.parametrize("width, height", [(224, 224), (100, 1500), (1500, 100), (223, 223), (767, 800), (768, 768),
+                                           (800, 2000), (3000, 769), (1, 5)])
+def test_resized_size_is_the_processor_resize(app, python_api, width, height):
+    image_processor = python_api.processor.image_processor
+    expected = image_processor.resize(Image.new("RGB", (width, height))).size
+    assert app.resized_size(image_processor, width, height) == expected
+    for_fallback = type("Plain", (), {"patch_size": 224, "resize_short_side": 768})()  # a processor without it
+    assert app.resized_size(for_fallback, width, height) == expected
+
+
+def test_elongated_images_score_map_or_are_refused_clearly(app, python_api, tmp_path, monkeypatch):
+    import gradio as gr
+
+    strip = tmp_path / "strip_100x1500.png"
+    Image.open(IMAGES / "rocket_left_900x600.png").convert("RGB").resize((100, 1500)).save(strip)
+    assert app.score_image(str(strip))[0] == pytest.approx(float(python_api(str(strip)).score[0]), abs=1e-6)
+    array, summary = app.quality_map(str(strip))
+    assert array.shape == (3360 + 28, 224, 3) and "on the 224x3360 image" in summary
+
+    sliver = tmp_path / "sliver_2x6000.png"
+    Image.new("RGB", (2, 6000), (90, 90, 90)).save(sliver)
+    with pytest.raises(gr.Error, match=r"sliver_2x6000.png: 2x6000 would be resized to 224x672000 = 150,528,000 pixels"
+                                       r" .* over this Space's limit of 40,000,000"):
+        app.score_image(str(sliver))
+    monkeypatch.setattr(app, "MAP_MAX_PIXELS", 224 * 3000)
+    with pytest.raises(gr.Error, match=r"strip_100x1500.png: 100x1500 would be resized to 224x3360 = 752,640 pixels"):
+        app.quality_map(str(strip))

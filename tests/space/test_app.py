@@ -261,6 +261,7 @@ def test_limits_come_from_the_environment(space_model_dir, monkeypatch):
 
 
 def test_model_id_from_env_then_repo_checkpoint_then_space_card(app, monkeypatch, tmp_path):
+    assert app.REPO_DEMO_CHECKPOINT == SPACE_DIR.parent / "checkpoints" / "liqe-tiny-synthetic"
     monkeypatch.setenv("LIQE_MODEL", "org/some-liqe")
     assert app.resolve_model_id() == "org/some-liqe"
     monkeypatch.delenv("LIQE_MODEL")
@@ -268,7 +269,6 @@ def test_model_id_from_env_then_repo_checkpoint_then_space_card(app, monkeypatch
     assert app.resolve_model_id() == str(tmp_path)
     monkeypatch.setattr(app, "REPO_DEMO_CHECKPOINT", tmp_path / "absent")
     assert app.resolve_model_id() == "liqe/liqe-tiny-synthetic"  # space/README.md's models: entry
-    assert app.REPO_DEMO_CHECKPOINT != SPACE_DIR.parent / "checkpoints" / "liqe-tiny-synthetic"
 
 
 def test_model_description_hides_server_paths(app, monkeypatch):

@@ -55,6 +55,19 @@ def world_size():
         return 1
 
 
+def output_format(args):
+    """--format; parquet for an --output ending in .parquet (unless another file format is asked for), else what
+    `liqe score` itself infers. (A table, the default where cli.py has no inference, never goes to a .parquet.)"""
+    from . import cli
+
+    if args.format in (None, "table") and (args.output or "").lower().endswith(".parquet"):
+        return PARQUET
+    if args.format == PARQUET:
+        return PARQUET
+    infer = getattr(cli, "output_format", None)  # --format from --output's extension, where cli.py has it
+    return infer(args.format, args.output) if infer is not None else (args.format or "table")
+
+
 def handles(args):
     """Whether `liqe score` with these arguments runs here rather than on its one-process path."""
     from .cli import UsageError
@@ -63,7 +76,19 @@ def handles(args):
         raise UsageError("give image files / folders (PATH...) or --dataset DIR_OR_ID")
     if args.paths and args.dataset:
         raise UsageError("give PATHs or --dataset, not both")
-    return bool(args.dataset) or args.format == PARQUET or world_size() > 1
+    return bool(args.dataset) or output_format(args) == PARQUET or world_size() > 1
+
+
+def _model_and_options(args):
+    """The model to load and LIQEScorer's extra options, as `liqe score`'s one-process path gets them."""
+    from . import cli
+
+    resolve = getattr(cli, "resolve_model", None)  # --model, else $LIQE_MODEL, else the demo checkpoint
+    model = resolve(args.model) if resolve is not None else args.model
+    options = {}
+    if hasattr(args, "trust_remote_code"):
+        options["trust_remote_code"] = args.trust_remote_code
+    return model, options
 
 
 # -- inputs -------------------------------------------------------------------------------------------------
@@ -198,8 +223,10 @@ def run(args):
     from .cli import UsageError, _open_output, _quiet_transformers, _Writer, collect_paths
     from .scoring import LIQEScorer, resolve_device
 
-    if args.format == PARQUET and not args.output:
+    fmt = output_format(args)
+    if fmt == PARQUET and not args.output:
         raise UsageError("--format parquet writes a file: give --output FILE")
+    model, options = _model_and_options(args)
     state = PartialState(cpu=args.device == "cpu")
     if args.device == "cpu":
         device = "cpu"
@@ -229,10 +256,10 @@ def run(args):
 
     _quiet_transformers()
     try:
-        scorer = LIQEScorer(args.model, device=device, batch_size=args.batch_size,
-                            max_image_pixels=args.max_image_pixels)
+        scorer = LIQEScorer(model, device=device, batch_size=args.batch_size,
+                            max_image_pixels=args.max_image_pixels, **options)
     except Exception as error:
-        print(f"error: cannot load model {args.model!r} on process {state.process_index}: "
+        print(f"error: cannot load model {model!r} on process {state.process_index}: "
               f"{type(error).__name__}: {error}", file=sys.stderr)
         return 1
 
@@ -255,12 +282,12 @@ def run(args):
     failed = [row for row in rows if row["error"] is not None]
     for row in failed:
         print(f"error: {row['error']}", file=sys.stderr)
-    if args.format == PARQUET:
+    if fmt == PARQUET:
         write_parquet(rows, args.output, label_axes)
     else:
         stream, owned = _open_output(args.output)
         try:
-            writer = _Writer(stream, args.format, label_axes)
+            writer = _Writer(stream, fmt, label_axes)
             for row in rows:
                 writer.write(row)
             writer.close()

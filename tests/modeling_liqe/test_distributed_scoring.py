@@ -153,9 +153,8 @@ def test_converted_corpus_folder_and_parquet_output(model_dir, tmp_path, capsys)
         assert table["quality_probs.good"][k] == pytest.approx(float(row["quality_probs.good"]), abs=1e-6)
         assert table["error"][k] is None
 
-    # parquet for files too (a one-process run), identical to the csv numbers
-    status, _, _ = run_cli(capsys, "score", *paths[:3], "--model", model_dir, "--format", "parquet",
-                           "--output", tmp_path / "files.parquet")
+    # parquet for files too (a one-process run; the format read from --output's name), identical to the csv numbers
+    status, _, _ = run_cli(capsys, "score", *paths[:3], "--model", model_dir, "--output", tmp_path / "files.parquet")
     files = pq.read_table(tmp_path / "files.parquet").to_pydict()
     assert status == 0 and [float(r["score"]) for r in expected] == files["score"]
 
@@ -199,3 +198,16 @@ def test_one_process_folder_scoring_stays_on_the_plain_path(monkeypatch):
     assert distributed_scoring.handles(args) is False
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert distributed_scoring.handles(args) is True
+
+
+def test_model_resolution_of_cli_is_used_when_it_has_one(model_dir, tmp_path, capsys, monkeypatch):
+    """cli.py's own --model resolution ($LIQE_MODEL, the demo checkpoint), where it has one, applies here too."""
+    from modeling_liqe import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "resolve_model", lambda model: seen.append(model) or model_dir, raising=False)
+    paths = write_images(tmp_path / "files", 2, seed=3)
+    status, _, err = run_cli(capsys, "score", *paths, "--model", "org/not-downloadable", "--output",
+                             tmp_path / "out.parquet")
+    assert status == 0, err
+    assert seen == ["org/not-downloadable"]

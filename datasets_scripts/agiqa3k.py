@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .card import REDISTRIBUTION_ALLOWED, CorpusCard
 from .cli import run
-from .common import IMAGE_SUFFIXES, ConversionError, CorpusSpec, OfficialRelease, convert_release, parse_number
+from .common import IMAGE_EXTENSIONS, ConversionError, CorpusSpec, OfficialRelease, convert_release, parse_number
 
 ANNOTATION = "data.csv"
 COLUMNS = ("name", "prompt", "adj1", "adj2", "style", "mos_quality", "std_quality", "mos_align", "std_align")
@@ -148,7 +148,7 @@ def read_release(root):
         name = record["name"]
         if not name or "/" in name or "\\" in name:
             raise ConversionError(f"{where}: name {name!r} is not a plain file name")
-        if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+        if Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
             raise ConversionError(f"{where}: name {name!r} has no image file extension")
         if name in seen:
             raise ConversionError(f"{where}: {name} is listed twice (first on line {seen[name]})")

@@ -21,6 +21,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modeling_liqe.image_processing_liqe import IMAGE_EXTENSIONS
+
 from .card import read_notice
 from .export import listed, publish_privately_by_default, push_to_hub, write_corpus
 from .liqe_labels import load_liqe_labels
@@ -28,7 +30,6 @@ from .splits import DEFAULT_SEED, liqe_session_name, seeded_split
 
 logger = logging.getLogger("datasets_scripts")
 
-IMAGE_SUFFIXES = {".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif", ".webp"}
 
 
 class ConversionError(ValueError):
@@ -108,7 +109,7 @@ def scan_images(root, image_dirs):
         if not directory.is_dir():
             continue
         for entry in os.scandir(directory):
-            if entry.is_file() and not entry.name.startswith(".") and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+            if entry.is_file() and not entry.name.startswith(".") and Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:
                 found.add(f"{folder}/{entry.name}" if folder not in ("", ".") else entry.name)
     return found
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .card import REDISTRIBUTION_UNKNOWN, CorpusCard
 from .cli import run
-from .common import IMAGE_SUFFIXES, ConversionError, CorpusSpec, OfficialRelease, convert_release, parse_number
+from .common import IMAGE_EXTENSIONS, ConversionError, CorpusSpec, OfficialRelease, convert_release, parse_number
 
 IMAGE_DIR = "TestImage"
 ANNOTATION_DIR = "Annotations"
@@ -156,7 +156,7 @@ def image_name(value, where):
         raise ConversionError(f"{where}: empty Image name")
     if "/" in name or "\\" in name:
         raise ConversionError(f"{where}: Image name {name!r} is not a plain file name")
-    if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+    if Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
         raise ConversionError(f"{where}: Image name {name!r} has no image file extension (expected e.g. 00001.jpg)")
     return name
 

@@ -7,7 +7,8 @@
     liqe init OUT_DIR [--geometry tiny|vit-b-32] [--variant ...] [--seed N]
 
 Exit status: 0 when everything went well, 1 when a file could not be scored (or a conversion / model load
-failed), 2 for usage errors. Also runs as `python -m modeling_liqe.cli`.
+failed), 2 for usage errors (including no model, or a --model that names no folder). Every message is
+`liqe <command>: error: ...` (or `warning:`). Also runs as `python -m modeling_liqe.cli`.
 """
 
 import argparse
@@ -15,14 +16,28 @@ import csv
 import json
 import os
 import sys
+from pathlib import Path
 
 from . import cli_space, distributed_scoring
+from .image_processing_liqe import IMAGE_EXTENSIONS
 
-# The model `liqe score` uses when --model is not given.
-DEFAULT_MODEL = "org/liqe"
+# Without --model: $LIQE_MODEL, else the demo checkpoint shipped with the repository, else a message.
+MODEL_ENVIRONMENT_VARIABLE = "LIQE_MODEL"
+DEMO_MODEL_NAME = "liqe-tiny-synthetic"
+# Where the shipped demo checkpoint is looked for: beside the package (an installed copy) and in the
+# repository the package is imported from (an editable install or a checkout).
+DEMO_MODEL_DIRS = (
+    Path(__file__).resolve().parent / "checkpoints" / DEMO_MODEL_NAME,
+    Path(__file__).resolve().parent.parent / "checkpoints" / DEMO_MODEL_NAME,
+)
+HOW_TO_GET_A_MODEL = (
+    "convert the published checkpoint (liqe convert LIQE.pt liqe-model), or make a random one to try the tools "
+    "(liqe init liqe-random), then pass --model FOLDER (or a Hub id OWNER/NAME) or set $LIQE_MODEL"
+)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 FORMATS = ("table", "csv", "json", "jsonl")
+# --output's extension gives the format when --format is not given.
+FORMAT_OF_EXTENSION = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 DEVICES = ("cpu", "cuda", "mps", "auto")
 VARIANT_NAMES = ("full", "quality_scene", "quality_distortion", "quality")
 GEOMETRY_NAMES = ("tiny", "vit-b-32")
@@ -36,6 +51,16 @@ class UsageError(Exception):
 
 
 # -- parser ------------------------------------------------------------------------------------------------
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels (0 = no limit), got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels (0 = no limit), got {text!r}")
+    return value
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -69,17 +94,24 @@ def build_parser():
     score.add_argument("paths", nargs="+", metavar="PATH", help="image file or folder (recursive)")
     score.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
+        default=None,
         metavar="DIR_OR_HUB_ID",
-        help=f"model folder or Hugging Face Hub id (default: {DEFAULT_MODEL})",
+        help=(f"model folder or Hugging Face Hub id OWNER/NAME (default: ${MODEL_ENVIRONMENT_VARIABLE}, else the "
+              f"demo checkpoint checkpoints/{DEMO_MODEL_NAME}/ when present)"),
     )
-    score.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    score.add_argument("--trust-remote-code", action="store_true",
+                       help="load the model with the Python code its folder or Hub repository ships, instead of this "
+                            "package's own classes (only for a model that needs it, from a source you trust)")
+    score.add_argument("--format", choices=FORMATS, default=None,
+                       help="output format (default: from --output's extension .csv / .json / .jsonl, else table)")
     score.add_argument("--output", metavar="FILE", help="write the results to FILE instead of standard output")
     score.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
                        help="images per model call (default: 8)")
-    score.add_argument("--device", choices=DEVICES, default="cpu", help="where the model runs (default: cpu)")
-    score.add_argument("--max-image-pixels", type=_positive_int, default=None, metavar="N",
-                       help="refuse images with more pixels (default: Pillow's limit, 89478485)")
+    score.add_argument("--device", choices=DEVICES, default="auto",
+                       help="where the model runs (default: auto = cuda, else mps, else cpu)")
+    score.add_argument("--max-image-pixels", type=_non_negative_int, default=None, metavar="N",
+                       help="refuse images with more pixels, as decoded or after the resize to the 224-px windows "
+                            "(default: Pillow's limit, 89478485; 0 = no limit)")
     distributed_scoring.add_arguments(score)  # --dataset, --split, parquet; `accelerate launch` support
 
     convert = commands.add_parser(
@@ -139,11 +171,68 @@ def collect_paths(arguments):
 def _looks_like_path(model):
     """True for a --model value that cannot be a Hub id ("org/name"), so must be a local folder."""
     return (
-        os.path.isdir(model)
+        os.path.exists(model)
         or model.startswith(("/", ".", "~"))
         or model.count("/") > 1
         or (os.sep != "/" and os.sep in model)
     )
+
+
+def demo_model_dir():
+    """The shipped demo checkpoint folder, when present (None otherwise)."""
+    for folder in DEMO_MODEL_DIRS:
+        if (folder / "config.json").is_file():
+            return str(folder)
+    return None
+
+
+def resolve_model(model):
+    """The model to load: --model, else $LIQE_MODEL, else the demo checkpoint; checked before anything loads.
+
+    Raises UsageError with what to do when there is no model, or when the value names no model: a path that
+    does not exist, a file, a folder without config.json, or a bare name that is neither a folder nor a Hub id.
+    A Hub id (OWNER/NAME) is returned as it is (whether it exists is known only when it loads).
+    """
+    origin = "--model"
+    if model is None and os.environ.get(MODEL_ENVIRONMENT_VARIABLE):
+        model, origin = os.environ[MODEL_ENVIRONMENT_VARIABLE], f"${MODEL_ENVIRONMENT_VARIABLE}"
+    if model is None:
+        model = demo_model_dir()
+        if model is None:
+            raise UsageError(f"no model given (--model, ${MODEL_ENVIRONMENT_VARIABLE}) and the demo checkpoint "
+                             f"checkpoints/{DEMO_MODEL_NAME}/ is not here; {HOW_TO_GET_A_MODEL}")
+        return model
+    expanded = os.path.expanduser(model)
+    if os.path.isdir(expanded):
+        if not os.path.isfile(os.path.join(expanded, "config.json")):
+            raise UsageError(f"{origin} {model}: a folder without config.json, not a model folder; "
+                             f"{HOW_TO_GET_A_MODEL}")
+        return expanded
+    if os.path.exists(expanded):
+        raise UsageError(f"{origin} {model}: a file, not a model folder; {HOW_TO_GET_A_MODEL}")
+    if _looks_like_path(model):
+        raise UsageError(f"{origin} {model}: no such model folder")
+    if model.count("/") != 1 or not all(model.split("/")):
+        raise UsageError(f"{origin} {model}: neither a model folder here nor a Hugging Face Hub id (OWNER/NAME); "
+                         f"{HOW_TO_GET_A_MODEL}")
+    return model
+
+
+def output_format(fmt, output):
+    """--format, else the one --output's extension names, else table; a contradiction is a usage error."""
+    implied = FORMAT_OF_EXTENSION.get(os.path.splitext(output or "")[1].lower())
+    if fmt is not None and implied is not None and fmt != implied:
+        raise UsageError(f"--format {fmt} contradicts --output {output} (a {implied} file name); "
+                         "drop --format or change the file name")
+    return fmt or implied or "table"
+
+
+def _load_error_message(error):
+    """One line out of a model-loading exception (transformers' messages run over several paragraphs)."""
+    text = " ".join(str(error).split("\n")[0].split()) or type(error).__name__
+    if "offline" in text.lower() or type(error).__name__ in ("LocalEntryNotFoundError", "OfflineModeIsEnabled"):
+        return f"not found in the local cache and the Hub is offline or unreachable ({text})"
+    return f"{type(error).__name__}: {text}"
 
 
 # -- output -------------------------------------------------------------------------------------------------
@@ -252,22 +341,21 @@ def command_score(args):
         device = resolve_device(args.device)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    fmt = output_format(args.format, args.output)
+    model = resolve_model(args.model)
     paths, empty_folders = collect_paths(args.paths)
     for folder in empty_folders:
-        print(f"warning: no image files in folder {folder}", file=sys.stderr)
+        print(f"liqe score: warning: no image files in folder {folder}", file=sys.stderr)
     if not paths:
-        print("error: no image files to score", file=sys.stderr)
+        print("liqe score: error: no image files to score", file=sys.stderr)
         return 1
 
-    if _looks_like_path(args.model) and not os.path.isdir(args.model):
-        print(f"error: model folder {args.model} does not exist", file=sys.stderr)
-        return 1
     _quiet_transformers()
     try:
-        scorer = LIQEScorer(args.model, device=device, batch_size=args.batch_size,
-                            max_image_pixels=args.max_image_pixels)
-    except Exception as error:  # a missing folder, an unknown Hub id offline, a broken config...
-        print(f"error: cannot load model {args.model!r}: {type(error).__name__}: {error}", file=sys.stderr)
+        scorer = LIQEScorer(model, device=device, batch_size=args.batch_size, max_image_pixels=args.max_image_pixels,
+                            trust_remote_code=args.trust_remote_code, pixel_limit_option="--max-image-pixels")
+    except Exception as error:  # an unknown Hub id offline, a broken config, weights that do not fit...
+        print(f"liqe score: error: cannot load model {model}: {_load_error_message(error)}", file=sys.stderr)
         return 1
     label_axes = {
         "quality_probs": scorer.axis_labels.get(scorer.quality_axis),
@@ -283,14 +371,14 @@ def command_score(args):
         progress = tqdm(total=len(paths), unit="img", file=sys.stderr, desc="liqe score")
     failed = 0
     try:
-        writer = _Writer(stream, args.format, label_axes)
+        writer = _Writer(stream, fmt, label_axes)
         for row in scorer.score_paths(paths):
             if row["error"] is not None:
                 failed += 1
                 if progress is not None:
-                    progress.write(f"error: {row['error']}", file=sys.stderr)
-                elif args.format != "table" or owned:
-                    print(f"error: {row['error']}", file=sys.stderr)
+                    progress.write(f"liqe score: error: {row['error']}", file=sys.stderr)
+                elif fmt != "table" or owned:
+                    print(f"liqe score: error: {row['error']}", file=sys.stderr)
             writer.write(row)
             if progress is not None:
                 progress.update(1)
@@ -301,7 +389,7 @@ def command_score(args):
         if owned:
             stream.close()
     if failed:
-        print(f"liqe: {failed} of {len(paths)} file(s) could not be scored", file=sys.stderr)
+        print(f"liqe score: error: {failed} of {len(paths)} file(s) could not be scored", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -314,11 +402,8 @@ def command_convert(args):
     dtype = {"float32": torch.float32, "float16": torch.float16}[args.dtype]
     try:
         model, _ = convert_checkpoint(args.source, args.output_dir, variant=args.variant, dtype=dtype)
-    except CheckpointError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # e.g. the output folder cannot be written
-        print(f"error: {error}", file=sys.stderr)
+    except (CheckpointError, OSError) as error:  # OSError: e.g. the output folder cannot be written
+        print(f"liqe convert: error: {error}", file=sys.stderr)
         return 1
     print(f"wrote {args.output_dir} ({model.config.variant} variant, {model.config.num_prompts} prompts, {args.dtype})",
           file=sys.stderr)
@@ -332,7 +417,7 @@ def command_init(args):
     try:
         model, _ = init_random_model(args.geometry, variant=args.variant, seed=args.seed, output_dir=args.output_dir)
     except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"liqe init: error: {error}", file=sys.stderr)
         return 1
     print(f"wrote {args.output_dir} (RANDOM weights, {args.geometry} geometry, {model.config.variant} variant, "
           f"seed {args.seed}; scores are meaningless)", file=sys.stderr)
@@ -361,7 +446,7 @@ def main(argv=None):
             pass
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"liqe {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -31,6 +31,19 @@ class CheckpointError(ValueError):
     """A source that is not a LIQE / OpenAI CLIP checkpoint; the message says what is wrong."""
 
 
+def _unpickling_problem(error):
+    """One plain line for torch.load's failure (its weights-only message runs over paragraphs, with terminal
+    escape codes)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if refused:
+        return (f"pickles an object of class {refused.group(1)}, which the weights-only load refuses (unpickling it could run code); "
+                "not a plain state dict (re-save the tensors with torch.save(model.state_dict(), ...) or safetensors)")
+    first_line = " ".join(text.strip().splitlines()[0].split()) if text.strip() else ""
+    return f"not a PyTorch checkpoint ({type(error).__name__}: {first_line})" if first_line else (
+        f"not a PyTorch checkpoint ({type(error).__name__})")
+
+
 def load_openai_state_dict(path):
     """Read any accepted packaging and return a flat {openai key: tensor} dict."""
     path = Path(path)
@@ -56,7 +69,7 @@ def load_openai_state_dict(path):
                 raise CheckpointError(f"{path}: a TorchScript archive, not a state dict; not supported") from None
             raise CheckpointError(f"{path}: not a PyTorch checkpoint ({error})") from None
         except Exception as error:  # pickle / zip errors of a file that is not a checkpoint
-            raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(error).__name__}: {error})") from None
+            raise CheckpointError(f"{path}: {_unpickling_problem(error)}") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a state dict")
     for wrapper in ("params", "model_state_dict", "state_dict"):

@@ -247,11 +247,11 @@ def run(args):
         paths, empty_folders = collect_paths(args.paths)
         if state.is_main_process:
             for folder in empty_folders:
-                print(f"warning: no image files in folder {folder}", file=sys.stderr)
+                print(f"liqe score: warning: no image files in folder {folder}", file=sys.stderr)
         names = paths
     if not names:
         if state.is_main_process:
-            print("error: no images to score", file=sys.stderr)
+            print("liqe score: error: no images to score", file=sys.stderr)
         return 1
 
     _quiet_transformers()
@@ -259,7 +259,7 @@ def run(args):
         scorer = LIQEScorer(model, device=device, batch_size=args.batch_size,
                             max_image_pixels=args.max_image_pixels, **options)
     except Exception as error:
-        print(f"error: cannot load model {model!r} on process {state.process_index}: "
+        print(f"liqe score: error: cannot load model {model!r} on process {state.process_index}: "
               f"{type(error).__name__}: {error}", file=sys.stderr)
         return 1
 
@@ -281,7 +281,7 @@ def run(args):
     }
     failed = [row for row in rows if row["error"] is not None]
     for row in failed:
-        print(f"error: {row['error']}", file=sys.stderr)
+        print(f"liqe score: error: {row['error']}", file=sys.stderr)
     if fmt == PARQUET:
         write_parquet(rows, args.output, label_axes)
     else:
@@ -295,7 +295,7 @@ def run(args):
             if owned:
                 stream.close()
     if state.num_processes > 1 or failed:
-        print(f"liqe: scored {len(rows) - len(failed)} of {len(rows)} input(s) on {state.num_processes} process(es)",
+        print(f"liqe score: scored {len(rows) - len(failed)} of {len(rows)} input(s) on {state.num_processes} process(es)",
               file=sys.stderr)
     return 1 if failed else 0
 

@@ -5,7 +5,7 @@
 ```python
 from modeling_liqe.scoring import LIQEScorer
 
-scorer = LIQEScorer("path/to/model_or_hub_id", device="auto", batch_size=8)
+scorer = LIQEScorer("path/to/model_or_hub_id", batch_size=8)  # device="auto": cuda, else mps, else cpu
 for row in scorer.score_paths(["a.jpg", "b.png"]):
     print(row["path"], row["score"], row["scene"], row["distortion"], row["error"])
 ```
@@ -16,6 +16,8 @@ images go through the model together. A file that cannot be scored gives a row w
 problem, and the others go on. Rows come out in input order. Not part of the Hub remote code.
 """
 
+import contextlib
+import copy
 import math
 import os
 from collections import deque
@@ -49,33 +51,77 @@ def resolve_device(device="auto"):
     return device
 
 
-def _error_message(name, error):
-    """The message of a per-file failure; always names the file."""
+def _error_message(name, error, pixel_limit_option="max_image_pixels"):
+    """The message of a per-file failure; always names the file (first)."""
     text = str(error)
-    # LIQEImageError messages already start with the file name (the class may come from the Hub module cache,
-    # so it is recognised by name rather than by isinstance).
-    if type(error).__name__ == "LIQEImageError" and text:
-        return text
-    return f"{name}: {type(error).__name__}: {text}" if text else f"{name}: {type(error).__name__}"
+    # LIQEImageError messages name the file when it was given as a path (the class may come from the Hub module
+    # cache, so it is recognised by name rather than by isinstance).
+    if type(error).__name__ != "LIQEImageError":
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    elif getattr(error, "pixel_limit", None) is not None:
+        text = f"{text}; raise {pixel_limit_option} to accept it"
+    return text if text.startswith(f"{name}: ") else f"{name}: {text}"
+
+
+@contextlib.contextmanager
+def true_float32():
+    """Float32 matrix products and convolutions in true float32 (no TF32) inside the block only; the caller's
+    process-wide flags are restored after it."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def load_model_and_processor(source, processor=None, trust_remote_code=False, **from_pretrained_kwargs):
+    """(model, processor) from a folder or Hub id: this package's `LIQEModel` / `LIQEProcessor`, or with
+    `trust_remote_code=True` the Auto classes running the code the folder or repository ships."""
+    if trust_remote_code:
+        from transformers import AutoModel, AutoProcessor
+
+        model = AutoModel.from_pretrained(source, trust_remote_code=True, **from_pretrained_kwargs)
+        if processor is None:
+            processor = AutoProcessor.from_pretrained(source, trust_remote_code=True, **from_pretrained_kwargs)
+        return model, processor
+    from .modeling_liqe import LIQEModel
+    from .processing_liqe import LIQEProcessor
+
+    # trust_remote_code=False: the sub-processors resolve to this package's registered classes; never a prompt.
+    model = LIQEModel.from_pretrained(source, trust_remote_code=False, **from_pretrained_kwargs)
+    if processor is None:
+        processor = LIQEProcessor.from_pretrained(source, trust_remote_code=False, **from_pretrained_kwargs)
+    return model, processor
 
 
 class LIQEScorer:
     r"""
-    Scores images with a LIQE model folder or Hub id (loaded with `trust_remote_code=True`, in eval mode).
+    Scores images with a LIQE model folder or Hub id (in eval mode).
 
     Args:
         model (`str` or `os.PathLike` or `LIQEModel`): a model folder or Hub id, or an already loaded model
-            (then give `processor` too).
-        device (`str`, *optional*, defaults to `"cpu"`): `"cpu"`, `"cuda"`, `"cuda:1"`, `"mps"` or `"auto"`.
+            (then give `processor` too). A folder or Hub id is loaded with this package's own classes
+            (`LIQEModel`, `LIQEProcessor`): no code from the folder or repository runs.
+        device (`str`, *optional*, defaults to `"auto"`): `"cpu"`, `"cuda"`, `"cuda:1"`, `"mps"` or `"auto"` (cuda,
+            else mps, else cpu).
         batch_size (`int`, *optional*, defaults to 8): images whose windows go through the model together.
         processor (`LIQEProcessor`, *optional*): the processor, when `model` is a loaded model.
         dtype (`torch.dtype`, *optional*): cast the model (e.g. `torch.float16` on a GPU); default: as saved.
-        max_image_pixels (`int`, *optional*): refuse larger images (default: Pillow's limit, ~89 M pixels).
+        max_image_pixels (`int`, *optional*): refuse images with more pixels, as decoded or after the resize
+            (default: the processor's setting, Pillow's limit ~89 M unless set). Applied to a copy of the
+            processor: the caller's is never modified.
         num_workers (`int`, *optional*): threads that decode and cut images ahead of the model; default 0 (in
             the calling thread) on the CPU, where torch already uses every core, and up to 8 on accelerators.
         allow_tf32 (`bool`, *optional*, defaults to False): on CUDA, float32 convolutions and matrix products
             run in true float32 unless this is True. PyTorch lets cuDNN use TF32 by default, which moved the
-            golden scores by 4e-3 on an H200 (the reference tolerance is 1e-4). Sets the global torch flags.
+            golden scores by 4e-3 on an H200 (the reference tolerance is 1e-4). Only the scorer's own forward
+            passes are affected: the process-wide torch flags are set around them and restored after.
+        trust_remote_code (`bool`, *optional*, defaults to False): load a folder or Hub id with the Auto classes
+            and the Python code it ships (`auto_map`) instead of this package's classes; only for a model that
+            needs its own code, from a source you trust.
+        pixel_limit_option (`str`, *optional*): how error messages name the pixel limit (the CLI passes
+            `"--max-image-pixels"`).
         **from_pretrained_kwargs: passed to `from_pretrained` (e.g. `revision`, `cache_dir`).
 
     Each result is a dict with `path` (the name given), `score` (float in [1, 5] for the paper's weights),
@@ -84,8 +130,9 @@ class LIQEScorer:
     for those. On a failed image, every field but `path` and `error` is None.
     """
 
-    def __init__(self, model, device="cpu", batch_size=8, processor=None, dtype=None, max_image_pixels=None,
-                 num_workers=None, allow_tf32=False, **from_pretrained_kwargs):
+    def __init__(self, model, device="auto", batch_size=8, processor=None, dtype=None, max_image_pixels=None,
+                 num_workers=None, allow_tf32=False, trust_remote_code=False, pixel_limit_option="max_image_pixels",
+                 **from_pretrained_kwargs):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = int(batch_size)
@@ -93,25 +140,26 @@ class LIQEScorer:
         if num_workers is None:
             num_workers = 0 if self.device.type == "cpu" else min(8, os.cpu_count() or 1)
         self.num_workers = int(num_workers)
-        if self.device.type == "cuda" and not allow_tf32:
-            torch.backends.cudnn.allow_tf32 = False
-            torch.backends.cuda.matmul.allow_tf32 = False
+        self.allow_tf32 = bool(allow_tf32)
+        self.pixel_limit_option = pixel_limit_option
         if isinstance(model, (str, os.PathLike)):
-            from transformers import AutoModel, AutoProcessor
-
-            source = os.fspath(model)
-            model = AutoModel.from_pretrained(source, trust_remote_code=True, **from_pretrained_kwargs)
-            if processor is None:
-                processor = AutoProcessor.from_pretrained(source, trust_remote_code=True, **from_pretrained_kwargs)
+            model, processor = load_model_and_processor(
+                os.fspath(model), processor, trust_remote_code=trust_remote_code, **from_pretrained_kwargs
+            )
         elif processor is None:
             raise ValueError("give the processor when passing a loaded model")
         if dtype is not None:
             model = model.to(dtype)
         self.model = model.to(self.device).eval()
+        image_processor = getattr(processor, "image_processor", processor)
+        if max_image_pixels is not None:  # on copies: the caller's processor keeps its own limit
+            image_processor = copy.deepcopy(image_processor)
+            image_processor.max_image_pixels = int(max_image_pixels)
+            if processor is not image_processor and hasattr(processor, "image_processor"):
+                processor = copy.copy(processor)
+                processor.image_processor = image_processor
         self.processor = processor
-        self.image_processor = getattr(processor, "image_processor", processor)
-        if max_image_pixels is not None:
-            self.image_processor.max_image_pixels = int(max_image_pixels)
+        self.image_processor = image_processor
         config = self.model.config
         self.axis_names = list(config.axis_names)
         self.axis_labels = {axis["name"]: list(axis["labels"]) for axis in config.label_axes}
@@ -141,7 +189,9 @@ class LIQEScorer:
             features = self.image_processor(source)
             return features["pixel_values"][0], None
         except Exception as error:  # one bad image must not stop the batch; the message names it
-            return None, _error_message(name if name is not None else f"image {index}", error)
+            if name is None:
+                name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"image {index}"
+            return None, _error_message(name, error, self.pixel_limit_option)
 
     def _prepared(self, items):
         """(name, windows, error) per item, in order; with workers, up to 2 x batch_size images ahead."""
@@ -180,7 +230,8 @@ class LIQEScorer:
     def _run(self, pending):
         windows = [item[1] for item in pending if item[1] is not None]
         pixel_values, patch_mask = pad_windows(windows)
-        with torch.inference_mode():
+        precision = contextlib.nullcontext() if self.allow_tf32 else true_float32()
+        with torch.inference_mode(), precision:
             output = self.model(pixel_values=pixel_values.to(self.device), patch_mask=patch_mask.to(self.device))
         scores = output.score.float().cpu().tolist()
         marginals = {name: probs.float().cpu().tolist() for name, probs in zip(self.axis_names, output.axis_probs)}
@@ -221,4 +272,4 @@ class LIQEScorer:
         return row
 
 
-__all__ = ["LIQEScorer", "RESULT_KEYS", "resolve_device"]
+__all__ = ["LIQEScorer", "RESULT_KEYS", "load_model_and_processor", "resolve_device", "true_float32"]

@@ -30,3 +30,15 @@ make_venv() {  # make_venv DIR PIP-REQUIREMENT...
 make_venv .venv -e '.[dev]'
 make_venv .venv-tf4 'transformers>=4.50,<5' safetensors pillow numpy
 make_venv .venv-tf450 'transformers==4.50.*' safetensors pillow numpy
+
+# ---- CLIP BPE SOURCE WHEEL (tests/modeling_liqe/test_clip_bpe.py::test_build_script_is_reproducible) ----
+# The bundled tokenizer files (modeling_liqe/assets/clip_bpe/) were built from this exact wheel; the test
+# rebuilds them from it and compares bytes. Only the wheel is downloaded (never installed). A failed download
+# does not fail the set-up: the test then skips, saying why.
+OPEN_CLIP_WHEEL=open_clip_torch==3.3.0
+WHEEL_DIR=${LIQE_WHEEL_DIR:-.cache/wheels}
+if ! ls "$WHEEL_DIR"/open_clip_torch-3.3.0-*.whl >/dev/null 2>&1; then
+  echo "=== scripts/setup.sh: pip download --no-deps $OPEN_CLIP_WHEEL -d $WHEEL_DIR"
+  .venv/bin/pip download -q --no-deps "$OPEN_CLIP_WHEEL" -d "$WHEEL_DIR" \
+    || echo "=== scripts/setup.sh: WARNING: could not download $OPEN_CLIP_WHEEL; the BPE build test will skip" >&2
+fi

@@ -5,4 +5,5 @@
 set -eo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-. .venv/bin/activate && HF_HUB_OFFLINE=1 python -m pytest -q "$@"
+# -rs: every skipped test is listed with its reason at the end.
+. .venv/bin/activate && HF_HUB_OFFLINE=1 python -m pytest -q -rs "$@"

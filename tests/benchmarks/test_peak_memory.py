@@ -1,11 +1,9 @@
-"""The whole `liqe score` process on a 6000x4000 photo with ViT-B/32 stays under 1.5 GB (issue 2).
-
-Not a timed test: it measures the peak resident memory of a real child process (its own getrusage at exit).
+"""Peak resident memory of whole `liqe score` processes (tests/peak_rss.py: the kernel's high-water mark of
+the child, not tracemalloc): a 6000x4000 photo with ViT-B/32, a 40000x2 sliver scored with the pixel limit
+lifted (today's upscale would be a gigapixel, 10 GB), and a 700x20000 image that escapes the resize.
 """
 
 import os
-import re
-import subprocess
 import sys
 
 import numpy as np
@@ -14,15 +12,19 @@ from PIL import Image
 
 from modeling_liqe.geometries import init_random_model
 from tests.conftest import REPO_ROOT
+from tests.peak_rss import run_with_peak_rss
 
 PEAK_LIMIT_BYTES = 1.5e9
-CHILD = """
-import resource, sys
-from modeling_liqe.cli import main
-status = main(sys.argv[1:])
-print("PEAK_RSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
-sys.exit(status)
-"""
+# What one extreme image may add to the peak of the same process scoring a 300x200 photo.
+EXTRA_LIMIT_BYTES = 150e6
+
+
+def liqe_score(tmp_path, model, *arguments):
+    """(exit status, stdout, stderr, peak RSS) of `liqe score --model MODEL --format jsonl ARGUMENTS...`."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "modeling_liqe.cli", "score", "--model", str(model), "--format", "jsonl",
+               "--device", "cpu", *map(str, arguments)]
+    return run_with_peak_rss(command, env=env, cwd=tmp_path, timeout=120)
 
 
 @pytest.mark.slow
@@ -32,13 +34,33 @@ def test_liqe_score_on_a_6000x4000_photo_with_vit_b_32_stays_under_1_5_gb(tmp_pa
     noise = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
     Image.fromarray(noise).resize((6000, 4000), Image.BICUBIC).save(photo, quality=90)
 
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO_ROOT))
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, "score", "--model", str(tmp_path / "model"), "--format", "json", str(photo)],
-        env=env, capture_output=True, text=True, cwd=tmp_path, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    assert '"error": null' in result.stdout
-    peak = int(re.search(r"PEAK_RSS_KIB (\d+)", result.stderr).group(1)) * 1024
+    status, out, err, peak = liqe_score(tmp_path, tmp_path / "model", photo)
+    assert status == 0, err
+    assert '"error": null' in out
     print(f"peak RSS of liqe score on 6000x4000 with ViT-B/32: {peak / 1e9:.2f} GB")
     assert peak <= PEAK_LIMIT_BYTES, f"{peak / 1e9:.2f} GB"
+
+
+@pytest.mark.slow
+def test_a_sliver_and_an_image_that_escapes_the_resize_cost_little_memory(tmp_path):
+    init_random_model("tiny", output_dir=tmp_path / "model")
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "photo 300x200.png"
+    Image.fromarray(rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)).save(photo)
+    sliver = tmp_path / "sliver 40000x2.png"
+    Image.fromarray(rng.integers(0, 256, (2, 40000, 3), dtype=np.uint8)).save(sliver)
+    # short side 700: between 224 and 768, so it is scored at its own size, 14 M pixels
+    long_image = tmp_path / "long 700x20000.png"
+    Image.fromarray(np.tile(rng.integers(0, 256, (1000, 700, 3), dtype=np.uint8), (20, 1, 1))).save(long_image)
+
+    # two processes: a 300x200 photo (the baseline), then the two extreme images in one run
+    status, out, err, baseline = liqe_score(tmp_path, tmp_path / "model", photo)
+    assert status == 0 and '"error": null' in out, err
+    status, out, err, peak = liqe_score(tmp_path, tmp_path / "model", "--max-image-pixels", "0", sliver, long_image)
+    assert status == 0, err
+    assert out.count('"error": null') == 2, out
+    print(f"peak RSS of liqe score (tiny model): 300x200 photo {baseline / 1e6:.0f} MB, "
+          f"40000x2 sliver + 700x20000 {peak / 1e6:.0f} MB")
+    assert peak <= PEAK_LIMIT_BYTES, f"{peak / 1e9:.2f} GB"
+    # the 40000x2 sliver upscaled whole would be 4480000x224x3 bytes = 3 GB; together they add next to nothing
+    assert peak - baseline <= EXTRA_LIMIT_BYTES, (baseline, peak)

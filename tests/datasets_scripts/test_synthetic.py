@@ -261,3 +261,18 @@ def test_table_lists_every_distortion_and_level(capsys):
     for distortion in synthetic.DISTORTIONS:
         assert f"| {distortion.type_id:02d} | {distortion.name} | {distortion.fine} | {distortion.distortion_class} |" in table
     assert "875 images" in table and "384x384" in table and "11 of the 11" in table
+
+
+def test_the_builder_says_what_it_does_before_the_first_progress_bar(tmp_path, monkeypatch, capsys):
+    said_before = []
+
+    def build(**kwargs):  # stands in for the 30-second build: what had been said by the time it starts?
+        said_before.append(capsys.readouterr().err)
+        raise ExportError("stop here")
+
+    monkeypatch.setattr(synthetic, "build_synthetic_corpus", build)
+    assert synthetic.main(["--out", str(tmp_path / "out"), "--levels", "3"]) == 1
+    [line] = said_before[0].splitlines()
+    assert line.startswith("synthetic: distorting the reference photos (25 distortions x 3 levels each, 384x384 px)")
+    assert str(tmp_path / "out") in line
+    assert capsys.readouterr().err == "python -m datasets_scripts.synthetic: error: stop here\n"

@@ -19,7 +19,14 @@ from modeling_liqe import cli, scoring
 from modeling_liqe.cli import main
 from modeling_liqe.scoring import LIQEScorer
 from tests.conftest import REPO_ROOT
-from tests.modeling_liqe.test_scoring import GOLDEN_IMAGES, golden_state_dict, load_golden, tiny_model_dir
+from tests.modeling_liqe.test_scoring import (
+    GOLDEN_IMAGES,
+    _folder_with_code_that_announces_itself,
+    golden_state_dict,
+    load_golden,
+    tiny_model_dir,
+)
+from tests.peak_rss import run_with_peak_rss
 
 QUALITIES = ["bad", "poor", "fair", "good", "perfect"]
 
@@ -41,11 +48,10 @@ def shared_scorer(model_dir, monkeypatch):
     loaded = LIQEScorer(model_dir)
     real = scoring.LIQEScorer
 
-    def factory(model, device="cpu", batch_size=8, max_image_pixels=None, **kwargs):
-        if os.fspath(model) != model_dir or kwargs:
-            return real(model, device=device, batch_size=batch_size, max_image_pixels=max_image_pixels, **kwargs)
-        loaded.image_processor.max_image_pixels = max_image_pixels
-        return real(loaded.model, device=device, batch_size=batch_size, processor=loaded.processor)
+    def factory(model, trust_remote_code=False, **kwargs):
+        if os.fspath(model) != model_dir or trust_remote_code:
+            return real(model, trust_remote_code=trust_remote_code, **kwargs)
+        return real(loaded.model, processor=loaded.processor, **kwargs)
 
     monkeypatch.setattr(scoring, "LIQEScorer", factory)
     return loaded
@@ -110,7 +116,8 @@ def test_every_output_format_parses(model_dir, shared_scorer, tmp_path, capsys, 
     out = tmp_path / "scores.csv"
     assert main(["score", "--model", model_dir, "--format", "csv", "--output", str(out), *paths]) == 1
     err = capsys.readouterr().err
-    assert f"error: {paths[1]}" in err and "1 of 3" in err
+    assert err.splitlines() == [f"liqe score: error: {rows[1]['error']}",
+                                "liqe score: error: 1 of 3 file(s) could not be scored"]
     with open(out, newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
     assert [r["path"] for r in table] == paths
@@ -213,21 +220,39 @@ def bad_inputs(tmp_path_factory):
     (root / "dir with spaces").mkdir()
     small.save(add("dir with spaces/ünïcödé 画像 photo.png", "score"))
     write_bomb_png(add("bomb 30000x30000.png", "error"))
+    # extreme aspect ratios: slivers whose upscale to 224 px would be a gigapixel (refused by the pixel limit),
+    # slivers within it (windows resampled from the original), one pixel, one pixel short of a window, and an
+    # image that escapes the resize (short side 700: scored at its own 14 M pixels)
+    for width, height, expect in [(40000, 2, "error"), (2, 40000, "error"), (1, 1, "score"), (3, 5000, "score"),
+                                  (5000, 3, "score"), (224, 223, "score"), (223, 224, "score")]:
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(add(f"extreme {width}x{height}.png", expect))
+    tile = rng.integers(0, 256, (500, 700, 3), dtype=np.uint8)
+    Image.fromarray(np.tile(tile, (40, 1, 1))).save(add("extreme 700x20000.png", "score"))
     return root, files
 
 
-def test_bad_inputs_never_stop_the_batch(model_dir, shared_scorer, bad_inputs, capsys):
+@pytest.mark.slow
+def test_bad_inputs_never_stop_the_batch(model_dir, shared_scorer, bad_inputs, tmp_path):
+    # one real `liqe score` process over every awkward file at once, its peak resident memory measured
     root, files = bad_inputs
-    status, rows, err = run_json(capsys, "score", "--model", model_dir, "--batch-size", "4", str(root))
-    assert status == 1
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", "PYTHONIOENCODING": "utf-8"}
+    command = [sys.executable, "-m", "modeling_liqe.cli", "score", "--model", model_dir, "--format", "json",
+               "--device", "cpu", "--batch-size", "4", str(root)]
+    status, out, err, peak = run_with_peak_rss(command, env=env, cwd=tmp_path, timeout=120)
+    print(f"peak RSS of liqe score over {len(files)} bad inputs: {peak / 1e6:.0f} MB")
+    assert status == 1, err
+    assert peak <= 1.5e9, f"{peak / 1e9:.2f} GB"
+    rows = json.loads(out)
     by_name = {os.path.relpath(row["path"], root): row for row in rows}
-    assert set(by_name) == set(files)
+    assert len(rows) == len(files) and set(by_name) == set(files)  # every row present, once
+    assert all(line.startswith("liqe score: error: ") for line in err.splitlines()), err
     for name, (path, expect) in files.items():
         row = by_name[name]
         assert row["path"] == os.path.join(str(root), name)
         if expect == "error":
             assert row["score"] is None and row["error"].startswith(str(path)), (name, row["error"])
-            assert f"error: {path}" in err
+            assert f"liqe score: error: {path}" in err
         else:
             assert row["error"] is None, row["error"]
             assert 1.0 <= row["score"] <= 5.0 and row["scene"] and row["distortion"], name
@@ -237,6 +262,12 @@ def test_bad_inputs_never_stop_the_batch(model_dir, shared_scorer, bad_inputs, c
     assert "truncated" in errors["truncated.jpg"] or "cannot decode" in errors["truncated.jpg"]
     assert "decompression bomb" in errors["bomb 30000x30000.png"]
     assert "900000000" in errors["bomb 30000x30000.png"]
+    for name, resized in (("extreme 40000x2.png", "4480000x224"), ("extreme 2x40000.png", "224x4480000")):
+        assert errors[name] == (f"{files[name][0]}: {name[8:-4]} would be resized to {resized} = 1003520000 pixels "
+                                "(short side 224), over the pixel limit of 89478485; raise --max-image-pixels to "
+                                "accept it")
+        assert "max_image_pixels" not in errors[name]
+    assert errors["bomb 30000x30000.png"].endswith("raise --max-image-pixels to accept it")
 
     score = {name: row["score"] for name, row in by_name.items()}
     # 16-bit samples are scaled, not clipped to white as Image.convert("RGB") would do
@@ -271,14 +302,108 @@ def test_usage_errors_exit_2(model_dir, capsys):
         assert "CUDA" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert main(["score", "--help"]) == 0
-    assert cli.DEFAULT_MODEL in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "$LIQE_MODEL" in out and "--trust-remote-code" in out and "--max-image-pixels" in out
+    assert cli.build_parser().parse_args(["score", image]).device == "auto"
+    # where the shipped demo checkpoint is looked for: the repository's checkpoints/ (an editable install)
+    assert REPO_ROOT / "checkpoints" / "liqe-tiny-synthetic" in cli.DEMO_MODEL_DIRS
 
 
-def test_missing_model_is_a_clear_error(tmp_path, capsys):
+@pytest.fixture
+def no_default_model(monkeypatch, tmp_path):
+    """No $LIQE_MODEL and no demo checkpoint where `liqe score` looks for one."""
+    monkeypatch.delenv("LIQE_MODEL", raising=False)
+    monkeypatch.setattr(cli, "DEMO_MODEL_DIRS", (tmp_path / "no checkpoints" / "liqe-tiny-synthetic",))
+
+
+def test_without_a_model_the_message_says_how_to_get_one(no_default_model, capsys):
+    assert main(["score", str(GOLDEN_IMAGES / "astronaut.png")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("liqe score: error: no model given (--model, $LIQE_MODEL)")
+    for needle in ("checkpoints/liqe-tiny-synthetic/", "liqe convert", "liqe init", "--model FOLDER"):
+        assert needle in line, needle
+
+
+def test_default_model_from_the_environment_then_the_demo_checkpoint(no_default_model, model_dir, shared_scorer,
+                                                                     tmp_path, capsys, monkeypatch, golden):
     image = str(GOLDEN_IMAGES / "astronaut.png")
-    assert main(["score", "--model", str(tmp_path / "nowhere"), image]) == 1
-    err = capsys.readouterr().err
-    assert "nowhere" in err and "does not exist" in err and "Traceback" not in err
+    monkeypatch.setenv("LIQE_MODEL", model_dir)
+    status, rows, err = run_json(capsys, "score", image)
+    assert status == 0 and rows[0]["score"] == pytest.approx(golden["astronaut.png"]["score"], abs=1e-4), err
+    monkeypatch.setenv("LIQE_MODEL", str(tmp_path / "gone"))
+    assert main(["score", image]) == 2
+    assert capsys.readouterr().err.startswith(f"liqe score: error: $LIQE_MODEL {tmp_path / 'gone'}: no such model")
+
+    # the shipped demo checkpoint, once the folder exists (here one made by `liqe init`)
+    monkeypatch.delenv("LIQE_MODEL")
+    demo = tmp_path / "checkpoints" / "liqe-tiny-synthetic"
+    monkeypatch.setattr(cli, "DEMO_MODEL_DIRS", (tmp_path / "installed" / "liqe-tiny-synthetic", demo))
+    assert main(["init", str(demo), "--seed", "3"]) == 0
+    status, rows, err = run_json(capsys, "score", image)
+    assert status == 0 and 1.0 <= rows[0]["score"] <= 5.0, err
+    [expected] = LIQEScorer(demo, device="cpu").score_paths([image])
+    assert rows[0]["score"] == pytest.approx(expected["score"], abs=1e-6)
+    assert rows[0]["score"] != pytest.approx(golden["astronaut.png"]["score"], abs=1e-4)  # not the other model
+
+
+def test_model_names_that_name_nothing_are_clear_errors(tmp_path, capsys, monkeypatch):
+    image = str(GOLDEN_IMAGES / "astronaut.png")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights.pt").write_bytes(b"not a folder")
+    (tmp_path / "photos").mkdir()
+    cases = {
+        "liqe-modle": "liqe-modle: neither a model folder here nor a Hugging Face Hub id (OWNER/NAME)",
+        "./liqe-model": "./liqe-model: no such model folder",
+        str(tmp_path / "nowhere"): f"{tmp_path / 'nowhere'}: no such model folder",
+        "models/liqe/v1": "models/liqe/v1: no such model folder",
+        "weights.pt": "weights.pt: a file, not a model folder",
+        "photos": "photos: a folder without config.json, not a model folder",
+    }
+    for model, message in cases.items():
+        assert main(["score", "--model", model, image]) == 2, model
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"liqe score: error: --model {message}"), line
+    # a Hub id is tried; offline (the tests' HF_HUB_OFFLINE=1) it is one clear line, exit 1
+    assert main(["score", "--model", "someone/no-such-liqe", image]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("liqe score: error: cannot load model someone/no-such-liqe: ") and "Traceback" not in line
+
+
+def test_trust_remote_code_is_opt_in(model_dir, tmp_path, capsys, monkeypatch):
+    marker = tmp_path / "marker.txt"
+    monkeypatch.setenv("LIQE_TEST_MARKER", str(marker))
+    folder = str(_folder_with_code_that_announces_itself(model_dir, tmp_path))
+    image = str(GOLDEN_IMAGES / "astronaut.png")
+    status, rows, err = run_json(capsys, "score", "--model", folder, image)
+    assert status == 0 and rows[0]["error"] is None, err
+    assert not marker.exists()  # the folder's own code never ran
+    status, rows, err = run_json(capsys, "score", "--model", folder, "--trust-remote-code", image)
+    assert status == 0 and rows[0]["error"] is None, err
+    assert "folder code ran" in marker.read_text()
+
+
+def test_output_format_follows_the_file_extension(model_dir, shared_scorer, tmp_path, capsys):
+    image = str(GOLDEN_IMAGES / "astronaut.png")
+    base = ["score", "--model", model_dir]
+    for name, check in {
+        "out.jsonl": lambda text: json.loads(text.splitlines()[0])["path"] == image,
+        "out.JSON": lambda text: json.loads(text)[0]["path"] == image,
+        "out.csv": lambda text: next(csv.DictReader(io.StringIO(text)))["path"] == image,
+        "out.txt": lambda text: text.split()[:5] == ["path", "score", "scene", "distortion", "error"],
+    }.items():
+        assert main(base + ["--output", str(tmp_path / name), image]) == 0, name
+        assert check((tmp_path / name).read_text(encoding="utf-8")), name
+    assert main(base + ["--format", "jsonl", "--output", str(tmp_path / "again.jsonl"), image]) == 0
+    assert main(base + ["--format", "table", "--output", str(tmp_path / "scores.txt"), image]) == 0
+    capsys.readouterr()
+    assert main(base + ["--format", "csv", "--output", str(tmp_path / "mismatch.jsonl"), image]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("liqe score: error: --format csv contradicts --output") and "jsonl" in line
+    assert not (tmp_path / "mismatch.jsonl").exists()
+
+
+class CustomCheckpoint:
+    """A class a pickled checkpoint may hold; torch.load(weights_only=True) refuses it."""
 
 
 # -- convert -------------------------------------------------------------------------------------------------------
@@ -292,19 +417,24 @@ def test_convert_errors_are_clear(tmp_path, capsys):
     torch.save({k: v for k, v in state.items() if k != "visual.ln_post.bias"}, missing)
     wrong = tmp_path / "wrong_shape.pt"
     torch.save({**state, "ln_final.bias": torch.zeros(65)}, wrong)
+    custom = tmp_path / "custom_class.pt"
+    torch.save({"model": CustomCheckpoint()}, custom)  # torch's refusal is paragraphs with terminal escape codes
     cases = {
         text: ["not a PyTorch checkpoint"],
         listed: ["holds a list"],
         missing: ["missing", "visual.ln_post.bias"],
         wrong: ["'ln_final.bias'", "(65,)", "(64,)"],
         tmp_path / "absent.pt": ["no such file"],
+        custom: ["an object of class tests.modeling_liqe.test_cli.CustomCheckpoint", "weights-only",
+                 "torch.save(model.state_dict()"],
     }
     for source, needles in cases.items():
         capsys.readouterr()
         assert main(["convert", str(source), str(tmp_path / "out")]) == 1, source
         err = capsys.readouterr().err
-        assert err.startswith(f"error: {source}"), err
-        assert "Traceback" not in err
+        assert err.startswith(f"liqe convert: error: {source}"), err
+        assert len(err.splitlines()) == 1, err
+        assert "Traceback" not in err and "\x1b" not in err
         for needle in needles:
             assert needle in err, (needle, err)
     assert not (tmp_path / "out" / "config.json").exists()

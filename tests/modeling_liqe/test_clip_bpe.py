@@ -1,10 +1,11 @@
 """The bundled CLIP BPE tokenizer reproduces the reference CLIP token ids (golden fixtures)."""
 
-import glob
 import hashlib
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -131,13 +132,17 @@ def test_save_pretrained_autotokenizer_round_trip(source, tok, golden, tmp_path)
     assert torch.equal(a, b)
 
 
+# The wheel the bundled files were built from (their README names it); scripts/setup.sh downloads it here.
+OPEN_CLIP_WHEEL = "open_clip_torch-3.3.0-py3-none-any.whl"
+WHEEL_DIR = Path(os.environ.get("LIQE_WHEEL_DIR", REPO_ROOT / ".cache" / "wheels"))
+
+
 def test_build_script_is_reproducible(tmp_path):
-    wheels = sorted(glob.glob("/tmp/oc/open_clip_torch-*.whl"))
-    if not wheels:
-        pytest.skip("open_clip_torch wheel not available (pip download --no-deps open_clip_torch -d /tmp/oc)")
-    wheel = wheels[-1]
-    if "3.3.0" not in wheel:
-        pytest.skip("README pins the 3.3.0 wheel name")
+    assert f"the wheel `{OPEN_CLIP_WHEEL}`" in (CLIP_BPE_DIR / "README.md").read_text(encoding="utf-8")
+    wheel = WHEEL_DIR / OPEN_CLIP_WHEEL
+    if not wheel.is_file():
+        pytest.skip(f"{wheel} is missing: scripts/setup.sh downloads it with `pip download --no-deps "
+                    f"open_clip_torch==3.3.0 -d {WHEEL_DIR}`, which failed or was not run here")
     subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "build_clip_bpe.py"), wheel, "--out", str(tmp_path)],
         check=True,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from modeling_liqe.image_processing_liqe import LIQEImageProcessor, select_test_windows, window_grid
+from modeling_liqe.image_processing_liqe import LIQEImageError, LIQEImageProcessor, select_test_windows, window_grid
 from tests.conftest import FIXTURES
 
 GOLDEN = json.loads((FIXTURES / "golden_expected.json").read_text())
@@ -97,17 +97,69 @@ def test_training_flip_happens_about_half_the_time(processor):
     assert 70 < flips < 130
 
 
-def test_only_chosen_windows_are_cut_from_a_large_image(processor):
-    import tracemalloc
+# Upscaled shapes (short side < 224), with their transposes: 1 px, slivers, one px short of a window, odd sizes.
+UPSCALED_SHAPES = [(1, 1), (2, 400), (1, 224), (3, 500), (5, 3), (223, 224), (223, 223), (100, 37), (150, 999),
+                   (7, 1300), (60, 5000)]
 
-    image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (3000, 4000, 3), dtype=np.uint8))
-    tracemalloc.start()
-    batch = processor(image)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert batch["pixel_values"].shape == (1, 15, 3, 224, 224)
-    # The whole grid of this image would be ~190 windows x 600 KB = 115 MB; 15 windows are 9 MB.
-    assert peak < 40e6, peak
+
+@pytest.mark.parametrize("width, height", UPSCALED_SHAPES + [(h, w) for w, h in UPSCALED_SHAPES if w != h])
+def test_resampled_windows_equal_the_full_resize_bit_for_bit(processor, monkeypatch, width, height):
+    from modeling_liqe import image_processing_liqe
+
+    pixels = np.random.default_rng(width * 7919 + height).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    monkeypatch.setattr(image_processing_liqe, "MATERIALISED_UPSCALE_MAX_PIXELS", 1 << 62)
+    built = [processor(image, return_window_boxes=True)]
+    built += [processor(image, training=True, seed=seed, return_window_boxes=True) for seed in (0, 2)]
+    monkeypatch.setattr(image_processing_liqe, "MATERIALISED_UPSCALE_MAX_PIXELS", 0)
+    resampled = [processor(image, return_window_boxes=True)]
+    resampled += [processor(image, training=True, seed=seed, return_window_boxes=True) for seed in (0, 2)]
+    # test windows, then training windows without (seed 0) and with (seed 2) the flip
+    for full, windows in zip(built, resampled):
+        assert torch.equal(full["window_boxes"], windows["window_boxes"])
+        assert torch.equal(full["processed_sizes"], windows["processed_sizes"])
+        assert torch.equal(full["pixel_values"], windows["pixel_values"])  # bit for bit, not approximately
+
+
+def test_extreme_slivers_are_scored_from_the_original_within_the_pixel_limit():
+    # 40000x2: a gigapixel once upscaled; refused by default, with the file's sizes and the limit named
+    sliver = Image.fromarray(np.random.default_rng(0).integers(0, 256, (2, 40000, 3), dtype=np.uint8))
+    for image, resized in ((sliver, "4480000x224"), (sliver.transpose(Image.Transpose.TRANSPOSE), "224x4480000")):
+        with pytest.raises(LIQEImageError, match=f"would be resized to {resized} = 1003520000 pixels") as refused:
+            LIQEImageProcessor()(image)
+        assert refused.value.pixel_limit == Image.MAX_IMAGE_PIXELS and str(Image.MAX_IMAGE_PIXELS) in str(refused.value)
+        # with the limit raised it is scored, 15 windows resampled straight from the 80000-pixel original
+        batch = LIQEImageProcessor(max_image_pixels=1_003_520_000)(image, return_window_boxes=True)
+        assert batch["pixel_values"].shape == (1, 15, 3, 224, 224)
+        assert batch["processed_sizes"][0].tolist() == [int(x) for x in resized.split("x")[::-1]]
+    # the limit is on the resized size: exactly at it passes, one pixel under it refuses
+    assert LIQEImageProcessor(max_image_pixels=224 * 373333)(Image.new("RGB", (3, 5000)))["pixel_values"].shape[1] == 15
+    with pytest.raises(LIQEImageError, match="over the pixel limit of 83626591"):
+        LIQEImageProcessor(max_image_pixels=224 * 373333 - 1)(Image.new("RGB", (3, 5000)))
+    assert LIQEImageProcessor(max_image_pixels=0)(Image.new("RGB", (1, 1)))["pixel_values"].shape == (1, 1, 3, 224, 224)
+
+
+def test_a_refused_file_is_named(tmp_path):
+    path = tmp_path / "sliver 40000x2.png"
+    Image.new("RGB", (40000, 2), "gray").save(path)
+    with pytest.raises(LIQEImageError) as refused:
+        LIQEImageProcessor()(str(path))
+    assert str(refused.value).startswith(f"{path}: 40000x2 would be resized to 4480000x224")
+
+
+def test_wide_samples_convert_exactly_as_rint_of_the_float_division():
+    from modeling_liqe.image_processing_liqe import _wide_samples_to_uint8, to_rgb
+
+    every16 = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    expected = np.clip(np.rint(every16.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+    assert np.array_equal(np.asarray(to_rgb(Image.fromarray(every16)))[..., 0], expected)  # I;16, every value
+    wide = np.random.default_rng(0).integers(-70000, 70000, (7, 3_000_001 // 7), dtype=np.int64)
+    assert np.array_equal(_wide_samples_to_uint8(wide, True),  # several bands of rows
+                          np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8))
+    floats = np.array([[-3.5, 0.5, 1.5, 2.49, 254.5, 255.5, 1e9]], dtype=np.float32)
+    assert _wide_samples_to_uint8(floats, False).tolist() == [[0, 0, 2, 2, 254, 255, 255]]
+    small_i = np.array([[0, 7, 255]], dtype=np.int32)  # mode "I" holding 8-bit values: not rescaled
+    assert np.asarray(to_rgb(Image.fromarray(small_i, mode="I")))[..., 0].tolist() == [[0, 7, 255]]
 
 
 def test_save_and_reload_keeps_settings(tmp_path):

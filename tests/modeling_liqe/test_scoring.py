@@ -114,14 +114,35 @@ def test_preparing_threads_keep_order_results_and_error_rows(scorer, tmp_path):
     assert threaded[3]["error"].startswith(str(bad))
 
 
-def test_prompts_are_not_re_encoded_per_batch(scorer, tmp_path, monkeypatch):
-    calls = []
-    original = scorer.model._encode_prompts
-    monkeypatch.setattr(scorer.model, "_encode_prompts", lambda: calls.append(1) or original())
-    paths = _small_images(tmp_path) * 3  # 9 images, batch size 4: three model calls
-    rows = list(scorer.score_paths(paths))
+def test_prompts_are_encoded_once_not_per_batch(tmp_path):
+    # A model whose prompt features are not cached yet: the first batch runs the text tower, later batches
+    # must not. (Counted at the text tower itself, so a cache that misses on every batch fails here.)
+    from modeling_liqe.geometries import init_random_model
+
+    model, processor = init_random_model("tiny", seed=5)
+    text_forwards = []
+    hook = model.clip.text_model.register_forward_hook(lambda *args: text_forwards.append(1))
+    try:
+        rows = LIQEScorer(model, processor=processor, batch_size=4).score_paths(_small_images(tmp_path) * 4)
+        first_batch = [next(rows) for _ in range(4)]
+        after_first_batch = len(text_forwards)
+        rest = list(rows)  # two more model calls
+    finally:
+        hook.remove()
+    assert len(first_batch + rest) == 12 and all(row["error"] is None for row in first_batch + rest)
+    assert after_first_batch > 0  # the counter sees the encoding
+    assert len(text_forwards) == after_first_batch
+
+
+def test_a_loaded_folder_uses_its_shipped_prompt_features(scorer, tmp_path):
+    text_forwards = []
+    hook = scorer.model.clip.text_model.register_forward_hook(lambda *args: text_forwards.append(1))
+    try:
+        rows = list(scorer.score_paths(_small_images(tmp_path) * 3))  # 9 images, batch size 4: three model calls
+    finally:
+        hook.remove()
     assert len(rows) == 9 and all(row["error"] is None for row in rows)
-    assert len(calls) <= 1
+    assert text_forwards == []
 
 
 def test_bad_file_gives_an_error_row_and_the_batch_goes_on(scorer, tmp_path):
@@ -183,11 +204,103 @@ def test_devices_and_arguments(model_dir):
         LIQEScorer(torch.nn.Linear(1, 1))
 
 
-def test_max_image_pixels(model_dir, tmp_path):
+def test_max_image_pixels(scorer, tmp_path):
     path = tmp_path / "big enough.png"
     Image.new("RGB", (300, 300), "gray").save(path)
-    [row] = LIQEScorer(model_dir, max_image_pixels=300 * 300 - 1).score_paths([path])
-    assert row["error"].startswith(str(path)) and "decompression bomb" in row["error"]
+    processor = scorer.processor
+    assert processor.image_processor.max_image_pixels is None
+    limited = LIQEScorer(scorer.model, processor=processor, max_image_pixels=300 * 300 - 1)
+    assert limited.processor.image_processor is limited.image_processor is not processor.image_processor
+    assert limited.processor.tokenizer is processor.tokenizer
+    [row] = limited.score_paths([path])
+    assert row["error"] == (f"{path}: 300x300 = 90000 pixels exceeds the pixel limit of 89999 (possible decompression "
+                            "bomb); raise max_image_pixels to accept it")
+    # the caller's processor is not edited: a scorer built on it later has the default limit again
+    assert processor.image_processor.max_image_pixels is None
+    [row] = LIQEScorer(scorer.model, processor=processor).score_paths([path])
+    assert row["error"] is None
+    # the limit also bounds the size after the upscale to the window size (a sliver), named in the caller's terms
+    sliver = tmp_path / "sliver.png"
+    Image.new("RGB", (2000, 3), "gray").save(sliver)
+    cli_like = LIQEScorer(scorer.model, processor=processor, max_image_pixels=10**6,
+                          pixel_limit_option="--max-image-pixels")
+    [row] = cli_like.score_paths([sliver])
+    assert row["error"] == (f"{sliver}: 2000x3 would be resized to 149333x224 = 33450592 pixels (short side 224), "
+                            "over the pixel limit of 1000000; raise --max-image-pixels to accept it")
+    [row] = cli_like.score_images([Image.open(sliver)], names=["in memory"])
+    assert row["error"].startswith("in memory: 2000x3 would be resized to 149333x224")
+
+
+def test_tf32_flags_are_set_around_the_scorers_forwards_only(scorer):
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    seen = []
+    forward = scorer.model.forward
+
+    def recording(*args, **kwargs):
+        seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32))
+        return forward(*args, **kwargs)
+
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True  # the caller's choice
+        scorer.model.forward = recording
+        strict = LIQEScorer(scorer.model, processor=scorer.processor)
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
+        [row] = strict.score_paths([GOLDEN_IMAGES / "astronaut.png"])
+        assert row["error"] is None and seen == [(False, False)]  # true float32 inside the scorer's forward
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)  # restored
+        # a forward that raises restores them too
+        scorer.model.forward = lambda *args, **kwargs: 1 / 0
+        with pytest.raises(ZeroDivisionError):
+            list(strict.score_paths([GOLDEN_IMAGES / "astronaut.png"]))
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
+        # allow_tf32=True leaves the flags as the caller set them
+        scorer.model.forward = recording
+        lenient = LIQEScorer(scorer.model, processor=scorer.processor, allow_tf32=True)
+        list(lenient.score_paths([GOLDEN_IMAGES / "astronaut.png"]))
+        assert seen[-1] == (True, True)
+    finally:
+        del scorer.model.forward
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def _folder_with_code_that_announces_itself(model_dir, tmp_path):
+    """A copy of a model folder whose shipped configuration_liqe.py appends a line to $LIQE_TEST_MARKER when
+    imported, under a model type this package does not register (so only the folder's code can load it)."""
+    import shutil
+
+    # a name of its own: a module already imported from the Hub module cache would not run (and announce) again
+    folder = tmp_path / f"folder-with-code-{tmp_path.name}"
+    shutil.copytree(model_dir, folder)
+    code = folder / "configuration_liqe.py"
+    code.write_text('import os\nopen(os.environ["LIQE_TEST_MARKER"], "a").write("folder code ran\\n")\n'
+                    + code.read_text(encoding="utf-8"), encoding="utf-8")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["model_type"] = "liqe-with-own-code"
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+def test_a_folder_loads_with_the_packages_classes_and_never_runs_its_code(model_dir, tmp_path, monkeypatch, golden,
+                                                                          capsys):
+    import sys
+
+    from modeling_liqe.modeling_liqe import LIQEModel
+    from modeling_liqe.processing_liqe import LIQEProcessor
+
+    marker = tmp_path / "marker.txt"
+    monkeypatch.setenv("LIQE_TEST_MARKER", str(marker))
+    folder = _folder_with_code_that_announces_itself(model_dir, tmp_path)
+    own = LIQEScorer(folder)
+    assert type(own.model) is LIQEModel and type(own.processor) is LIQEProcessor
+    assert not marker.exists()
+    assert "custom code" not in capsys.readouterr().out  # not even a "run the custom code? [y/N]" prompt
+    [row] = own.score_paths([GOLDEN_IMAGES / "astronaut.png"])
+    assert row["score"] == pytest.approx(golden["astronaut.png"]["score"], abs=SCORE_TOLERANCE)
+    # trust_remote_code=True: the folder's own code is what loads (and runs)
+    remote = LIQEScorer(folder, trust_remote_code=True)
+    assert "folder code ran" in marker.read_text()
+    assert type(remote.model).__module__.startswith("transformers_modules")
+    assert any(name.startswith("transformers_modules") for name in sys.modules)
 
 
 def test_max_image_pixels_can_be_raised_above_pillows_own_limit(tmp_path, monkeypatch):

@@ -106,7 +106,8 @@ def run(args):
     except UsageError:
         raise
     except Exception as error:  # no token, refused by the Hub, no network (OSError / httpx errors), bad card
-        print(f"liqe space: error: could not publish the Space {args.repo_id}: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"liqe space: error: could not publish the Space {args.repo_id}: {type(error).__name__}: {error}",
+              file=sys.stderr)
         return 1
     print(f"published {url}" + (f" (model {args.model})" if args.model else ""), file=sys.stderr)
     return 0

@@ -3,7 +3,8 @@
 """`liqe score` at scale: across processes and GPUs with Accelerate, and over converted datasets.
 
     accelerate launch -m modeling_liqe.cli score PHOTOS/ --format csv --output scores.csv
-    accelerate launch -m modeling_liqe.cli score --dataset CORPUS_DIR_OR_HUB_ID --split test --format parquet --output test.parquet
+    accelerate launch -m modeling_liqe.cli score --dataset CORPUS_DIR_OR_HUB_ID --split test \
+        --output test.parquet
     # CPU only, two real processes over gloo:
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no \
         --dynamo_backend no -m modeling_liqe.cli score PHOTOS/ --device cpu --format jsonl --output scores.jsonl
@@ -99,7 +100,8 @@ def load_split(dataset, split):
     from .cli import UsageError
 
     if os.path.isdir(dataset) and (
-        os.path.isfile(os.path.join(dataset, "dataset_dict.json")) or os.path.isfile(os.path.join(dataset, "state.json"))
+        os.path.isfile(os.path.join(dataset, "dataset_dict.json"))
+        or os.path.isfile(os.path.join(dataset, "state.json"))
     ):
         loaded = datasets.load_from_disk(dataset)
         if isinstance(loaded, datasets.DatasetDict):
@@ -295,7 +297,8 @@ def run(args):
             if owned:
                 stream.close()
     if state.num_processes > 1 or failed:
-        print(f"liqe score: scored {len(rows) - len(failed)} of {len(rows)} input(s) on {state.num_processes} process(es)",
+        print(f"liqe score: scored {len(rows) - len(failed)} of {len(rows)} input(s) on "
+              f"{state.num_processes} process(es)",
               file=sys.stderr)
     return 1 if failed else 0
 

@@ -177,7 +177,9 @@ def open_image(path):
             finally:
                 Image.MAX_IMAGE_PIXELS = pillow_limit
     except UnidentifiedImageError:
-        raise gr.Error(f"{name} is not an image file (Pillow cannot identify it). Upload a {IMAGE_TYPES} image.") from None
+        raise gr.Error(
+            f"{name} is not an image file (Pillow cannot identify it). Upload a {IMAGE_TYPES} image."
+        ) from None
     except OSError as error:
         raise gr.Error(f"{name}: the file cannot be read ({error}).") from None
     width, height = image.size
@@ -405,7 +407,8 @@ def compare_images(first_path, second_path):
     labels = loaded.quality_labels
     difference = q1 - q2
     if abs(difference) < 0.05:
-        verdict = f"About the same quality: {q1:.3f} ({quality_word(q1, labels)}) vs {q2:.3f} ({quality_word(q2, labels)})."
+        verdict = (f"About the same quality: {q1:.3f} ({quality_word(q1, labels)}) vs {q2:.3f} "
+                   f"({quality_word(q2, labels)}).")
     else:
         better, worse = ("first", "second") if difference > 0 else ("second", "first")
         verdict = (
@@ -457,7 +460,8 @@ def score_batch(file_paths):
         writer.writerow(BATCH_COLUMNS + probability_columns)
         for row in rows:
             probabilities = row.get("probabilities") or {}
-            flat = {f"{axis}.{label}": value for axis, values in probabilities.items() for label, value in values.items()}
+            flat = {f"{axis}.{label}": value
+                    for axis, values in probabilities.items() for label, value in values.items()}
             writer.writerow(
                 [row["file"], "" if row["score"] is None else repr(row["score"]), row["quality"], row["scene"],
                  row["distortion"], row["error"]]

@@ -57,7 +57,8 @@ def test_push_creates_a_gradio_space_and_uploads_the_folder(hub, capsys):
     upload = hub.calls[3][2]
     assert upload["repo_type"] == "space" and "__pycache__/*" in upload["ignore_patterns"]
     # Every file of space/ is uploaded, byte for byte, except the card whose models: now names --model.
-    expected = {str(p.relative_to(SPACE_DIR)) for p in SPACE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    expected = {str(p.relative_to(SPACE_DIR)) for p in SPACE_DIR.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts}
     assert set(hub.uploaded) == expected
     assert hub.uploaded["app.py"] == (SPACE_DIR / "app.py").read_bytes()
     card_text = hub.uploaded["README.md"].decode()
@@ -67,7 +68,8 @@ def test_push_creates_a_gradio_space_and_uploads_the_folder(hub, capsys):
     assert {k: v for k, v in card.items() if k != "models"} == {k: v for k, v in original.items() if k != "models"}
     assert list(card) == list(original)  # key order kept
     assert card_text.split("---", 2)[2] == (SPACE_DIR / "README.md").read_text().split("---", 2)[2]  # body kept
-    assert "published https://huggingface.co/spaces/my-org/liqe-demo (model my-org/liqe-koniq)" in capsys.readouterr().err
+    published = "published https://huggingface.co/spaces/my-org/liqe-demo (model my-org/liqe-koniq)"
+    assert published in capsys.readouterr().err
 
 
 def test_push_without_model_keeps_the_card_and_sets_no_variable(hub):
@@ -100,7 +102,8 @@ def test_folder_without_the_space_files_is_refused(hub, tmp_path, capsys):
 def test_hub_errors_exit_1_with_a_message(hub, capsys):
     hub.fail_with = OSError("401 Unauthorized: invalid token")
     assert main(["space", "push", "org/name"]) == 1
-    assert "error: could not publish the Space org/name: OSError: 401 Unauthorized: invalid token" in capsys.readouterr().err
+    message = "liqe space: error: could not publish the Space org/name: OSError: 401 Unauthorized: invalid token"
+    assert message in capsys.readouterr().err
 
 
 def test_set_card_models_needs_front_matter():

@@ -121,7 +121,8 @@ def test_dataset_split_scores_like_the_files(model_dir, tmp_path, capsys):
         assert row["quality_probs"] == pytest.approx(file_row["quality_probs"], abs=1e-6)
     assert rows[3]["score"] is None
 
-    status, _, err = run_cli(capsys, "score", "--dataset", tmp_path / "disk", "--split", "validation", "--model", model_dir)
+    status, _, err = run_cli(capsys, "score", "--dataset", tmp_path / "disk", "--split", "validation",
+                             "--model", model_dir)
     assert status == 2 and "has no split 'validation'; it has ['test', 'train']" in err
 
 
@@ -135,8 +136,8 @@ def test_converted_corpus_folder_and_parquet_output(model_dir, tmp_path, capsys)
     rows = [{"image": str(p), "image_id": p.name, "mos": 1.0 + k, "corpus": "toy", "reference_id": "r"}
             for k, p in enumerate(paths)]
     card = CorpusCard(corpus="toy", pretty_name="Toy", homepage="https://example.org", description="Toy.",
-                      score_description="MOS.", citation="@misc{toy}", terms="MIT.", redistribution=REDISTRIBUTION_ALLOWED,
-                      license="mit")
+                      score_description="MOS.", citation="@misc{toy}", terms="MIT.",
+                      redistribution=REDISTRIBUTION_ALLOWED, license="mit")
     split = {p.name: ("test" if k < 3 else "train") for k, p in enumerate(paths)}
     write_corpus(tmp_path / "corpus", rows, {"seeded": split}, card, default_split="seeded")
 

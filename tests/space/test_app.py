@@ -28,7 +28,8 @@ def reference(python_api, path):
         "word": QUALITIES[min(max(int(math.floor(score + 0.5)) - 1, 0), 4)],
         "quality": dict(zip(QUALITIES, output.quality_probs[0].tolist())),
         "scene": dict(zip(python_api.model.config.axis("scene")["labels"], output.scene_probs[0].tolist())),
-        "distortion": dict(zip(python_api.model.config.axis("distortion")["labels"], output.distortion_probs[0].tolist())),
+        "distortion": dict(zip(python_api.model.config.axis("distortion")["labels"],
+                               output.distortion_probs[0].tolist())),
     }
 
 
@@ -253,7 +254,8 @@ def test_limits_come_from_the_environment(space_model_dir, monkeypatch):
     monkeypatch.setenv("LIQE_QUEUE_SIZE", "7")
     monkeypatch.setenv("LIQE_MAP_MAX_WINDOWS", "9")
     module = load_app_module(space_model_dir, "liqe_space_app_limits")
-    assert (module.MAX_IMAGE_PIXELS, module.MAX_IMAGE_BYTES, module.QUEUE_SIZE, module.MAP_MAX_WINDOWS) == (1234, 5678, 7, 9)
+    limits = (module.MAX_IMAGE_PIXELS, module.MAX_IMAGE_BYTES, module.QUEUE_SIZE, module.MAP_MAX_WINDOWS)
+    assert limits == (1234, 5678, 7, 9)
     assert module.build_demo()._queue.max_size == 7
     monkeypatch.setenv("LIQE_QUEUE_SIZE", "many")
     with pytest.raises(ValueError, match="LIQE_QUEUE_SIZE must be an integer, got 'many'"):
@@ -325,7 +327,8 @@ def test_client_every_tab_equals_python_api(app, client, python_api, tmp_path):
                                    atol=1e-6)
         top_scenes = sorted(expected["scene"], key=expected["scene"].get, reverse=True)[:3]
         assert [c["label"] for c in scenes["confidences"]] == top_scenes
-        assert {c["label"]: c["confidence"] for c in distortions["confidences"]} == pytest.approx(expected["distortion"],
+        shown = {c["label"]: c["confidence"] for c in distortions["confidences"]}
+        assert shown == pytest.approx(expected["distortion"],
                                                                                                   abs=1e-6)
 
     map_path, summary = client.predict(handle_file(str(IMAGES / "rocket_left_900x600.png")), api_name="/quality_map")

@@ -2,7 +2,8 @@
 would, the numbers shown checked against the Python API, the error messages seen, screenshots saved.
 
 Screenshots go to a temporary folder, or to $LIQE_SCREENSHOT_DIR when set (the README's come from
-`LIQE_SCREENSHOT_DIR=docs/space pytest tests/space/test_browser.py`, then keep the three tab ones). `.ci/run` installs the browser.
+`LIQE_SCREENSHOT_DIR=docs/space pytest tests/space/test_browser.py`, then keep the three tab ones).
+`.ci/run` installs the browser.
 """
 
 import os

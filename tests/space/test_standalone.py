@@ -66,7 +66,8 @@ def test_space_folder_runs_alone_in_its_own_venv(space_model_dir, python_api, tm
                GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(free_port()), GRADIO_ANALYTICS_ENABLED="False",
                OMP_NUM_THREADS="1")
     # Nothing of this repository is importable there.
-    probe = subprocess.run([str(python), "-c", "import modeling_liqe"], cwd=alone, env=env, capture_output=True, text=True)
+    probe = subprocess.run([str(python), "-c", "import modeling_liqe"], cwd=alone, env=env, capture_output=True,
+                           text=True)
     assert probe.returncode != 0 and "No module named 'modeling_liqe'" in probe.stderr
 
     log = open(tmp_path / "app.log", "w")

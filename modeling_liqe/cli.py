@@ -18,6 +18,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import cli_space, distributed_scoring
 from .image_processing_liqe import IMAGE_EXTENSIONS
 
 # Without --model: $LIQE_MODEL, else the demo checkpoint shipped with the repository, else a message.
@@ -111,6 +112,7 @@ def build_parser():
     score.add_argument("--max-image-pixels", type=_non_negative_int, default=None, metavar="N",
                        help="refuse images with more pixels, as decoded or after the resize to the 224-px windows "
                             "(default: Pillow's limit, 89478485; 0 = no limit)")
+    distributed_scoring.add_arguments(score)  # --dataset, --split, parquet; `accelerate launch` support
 
     convert = commands.add_parser(
         "convert",
@@ -141,6 +143,7 @@ def build_parser():
 
     for module in (cli_eval, cli_realign, cli_gmad):
         module.add_parser(commands)
+    cli_space.add_parser(commands)  # liqe space push
     return parser
 
 
@@ -335,6 +338,8 @@ def _quiet_transformers():
 
 # -- commands -----------------------------------------------------------------------------------------------
 def command_score(args):
+    if distributed_scoring.handles(args):  # several processes, a dataset, or parquet
+        return distributed_scoring.run(args)
     from .scoring import LIQEScorer, resolve_device
 
     try:
@@ -424,7 +429,7 @@ def command_init(args):
     return 0
 
 
-COMMANDS = {"score": command_score, "convert": command_convert, "init": command_init}
+COMMANDS = {"score": command_score, "convert": command_convert, "init": command_init, "space": cli_space.run}
 
 
 def main(argv=None):

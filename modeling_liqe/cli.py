@@ -40,7 +40,7 @@ FORMATS = ("table", "csv", "json", "jsonl")
 FORMAT_OF_EXTENSION = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 DEVICES = ("cpu", "cuda", "mps", "auto")
 VARIANT_NAMES = ("full", "quality_scene", "quality_distortion", "quality")
-GEOMETRY_NAMES = ("tiny", "vit-b-32")
+GEOMETRY_NAMES = ("tiny", "small", "vit-b-32")
 PROBABILITY_KEYS = ("quality_probs", "scene_probs", "distortion_probs")
 # Show a progress bar (on a terminal only) from this many images on.
 PROGRESS_MIN_IMAGES = 16

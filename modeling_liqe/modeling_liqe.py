@@ -75,7 +75,8 @@ def _content_checksum(tensors):
     products are summed with wrap-around, per chunk of 2^20 elements, the chunks folded by a multiply-add. A change
     of any single element always changes the result (an odd multiplier is invertible modulo a power of two); several
     changes leave it unchanged with probability about 2^-32 or less. Cost: one read of the text weights per forward,
-    about 1/20 of a cached ViT-B/32 forward on one CPU thread (1/90 of encoding the 495 prompts).
+    about 1/20 of a cached ViT-B/32 forward on one CPU thread, under 1/90 of encoding the 495 prompts
+    (benchmarks/bench_prompt_cache_check.py).
     """
     sums = []
     for tensor in tensors:

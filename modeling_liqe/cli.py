@@ -5,6 +5,7 @@
     liqe score [--model DIR_OR_HUB_ID] [--format table|csv|json|jsonl] [--output FILE] PATH...
     liqe convert SRC OUT_DIR [--variant ...] [--dtype float32|float16]
     liqe init OUT_DIR [--geometry tiny|vit-b-32] [--variant ...] [--seed N]
+    liqe export onnx MODEL OUT_DIR [--quantize none|int8] [--input-format uint8|float32]
 
 Exit status: 0 when everything went well, 1 when a file could not be scored (or a conversion / model load
 failed), 2 for usage errors. Also runs as `python -m modeling_liqe.cli`.
@@ -15,6 +16,8 @@ import csv
 import json
 import os
 import sys
+
+from . import cli_fast
 
 # The model `liqe score` uses when --model is not given.
 DEFAULT_MODEL = "org/liqe"
@@ -78,6 +81,7 @@ def build_parser():
     score.add_argument("--device", choices=DEVICES, default="cpu", help="where the model runs (default: cpu)")
     score.add_argument("--max-image-pixels", type=_positive_int, default=None, metavar="N",
                        help="refuse images with more pixels (default: Pillow's limit, 89478485)")
+    cli_fast.add_score_arguments(score)
 
     convert = commands.add_parser(
         "convert",
@@ -103,6 +107,7 @@ def build_parser():
                       help="CLIP backbone: tiny (the golden test geometry) or vit-b-32 (default: tiny)")
     init.add_argument("--variant", choices=VARIANT_NAMES, default="full", help="prompt set (default: full)")
     init.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    cli_fast.add_parser(commands)
     return parser
 
 
@@ -240,7 +245,7 @@ def _quiet_transformers():
 
 # -- commands -----------------------------------------------------------------------------------------------
 def command_score(args):
-    from .scoring import LIQEScorer, resolve_device
+    from .scoring import resolve_device
 
     try:
         device = resolve_device(args.device)
@@ -258,8 +263,9 @@ def command_score(args):
         return 1
     _quiet_transformers()
     try:
-        scorer = LIQEScorer(args.model, device=device, batch_size=args.batch_size,
-                            max_image_pixels=args.max_image_pixels)
+        scorer = cli_fast.make_scorer(args, device, UsageError)
+    except UsageError:
+        raise
     except Exception as error:  # a missing folder, an unknown Hub id offline, a broken config...
         print(f"error: cannot load model {args.model!r}: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
@@ -333,7 +339,7 @@ def command_init(args):
     return 0
 
 
-COMMANDS = {"score": command_score, "convert": command_convert, "init": command_init}
+COMMANDS = {"score": command_score, "convert": command_convert, "init": command_init, "export": cli_fast.run}
 
 
 def main(argv=None):

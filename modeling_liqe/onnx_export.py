@@ -45,6 +45,7 @@ class LIQEWindowsToScores(nn.Module):
         if input_format not in INPUT_FORMATS:
             raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
         self.model = model.eval()
+        self.train(False)
         self.input_format = input_format
         config = model.config
         with torch.no_grad():

@@ -30,3 +30,17 @@ make_venv() {  # make_venv DIR PIP-REQUIREMENT...
 make_venv .venv -e '.[dev]'
 make_venv .venv-tf4 'transformers>=4.50,<5' safetensors pillow numpy
 make_venv .venv-tf450 'transformers==4.50.*' safetensors pillow numpy
+
+# --- issue 7 (fast / portable inference): a venv WITHOUT torch or transformers, for the torch-free ONNX scorer
+# (tests/modeling_liqe/test_onnx_export.py::test_scores_in_a_venv_without_torch). onnxruntime, numpy, Pillow only.
+ONNX_REQUIREMENTS="onnxruntime numpy pillow"
+onnx_stamp=$(echo "$ONNX_REQUIREMENTS" | sha256sum | cut -c1-64)
+if ! { [ -x .venv-onnx/bin/python ] && [ "$(cat .venv-onnx/.liqe-setup 2>/dev/null)" = "$onnx_stamp" ]; }; then
+  echo "=== scripts/setup.sh: installing .venv-onnx ($ONNX_REQUIREMENTS; no torch)"
+  [ -x .venv-onnx/bin/python ] || python3 -m venv .venv-onnx
+  rm -f .venv-onnx/.liqe-setup
+  # shellcheck disable=SC2086
+  .venv-onnx/bin/pip install -q $ONNX_REQUIREMENTS
+  echo "$onnx_stamp" > .venv-onnx/.liqe-setup
+fi
+# --- end issue 7

@@ -13,7 +13,8 @@ The uint8 input is normalised inside the graph with the processor's arithmetic (
 float32), so a deployment only cuts windows. The folder gets `model.onnx`, `liqe_onnx.json` (labels, quality
 weights, pre-processing settings), a copy of the torch-free scorer `liqe_onnx_scorer.py` and a model card that
 says how it was made. `--quantize int8` applies ONNX Runtime's dynamic int8 quantisation to the vision tower's
-matrix products (the prompt-similarity product stays float32: the x100 logit scale would amplify its rounding).
+matrix products (the projection, the prompt-similarity product and the score stay float32: the x100 logit scale
+would amplify their rounding).
 
 Not part of the Hub remote code.
 """
@@ -116,29 +117,36 @@ def _export_graph(wrapper, path, patch_size):
     program.save(str(path), external_data=False)
 
 
-def _vision_matmuls(model_path):
-    """Names of the graph's MatMul / Gemm nodes with a constant weight, except the prompt-similarity product."""
+def _vision_matmuls(model_path, num_prompts, projection_dim):
+    """(names to quantise, names to keep float32) of the graph's MatMul / Gemm nodes with a constant weight.
+
+    Quantised: the vision tower's 2-d weights. Kept: the prompt-similarity product (its constant is the
+    (projection_dim, num_prompts) prompt features, whatever name the exporter's constant folding gave it), the
+    projection to the joint space and the 1-d quality weights of the score.
+    """
     import onnx
 
     graph = onnx.load(str(model_path), load_external_data=True).graph
     constants = {init.name: init for init in graph.initializer}
-    keep, excluded = [], []
+    quantize, keep = [], []
     for node in graph.node:
         if node.op_type not in ("MatMul", "Gemm"):
             continue
         weights = [constants[name] for name in node.input[1:2] if name in constants]
         if not weights:
             continue
-        # The prompt features are the only (C, D) or (D, C) constant whose one side is the prompt count.
-        (keep if "text_features" not in weights[0].name and "text" not in node.name else excluded).append(node.name)
-    return keep, excluded
+        dims = sorted(weights[0].dims)
+        is_prompt_features = dims == sorted([num_prompts, projection_dim])
+        is_projection = "visual_projection" in weights[0].name
+        (keep if len(dims) != 2 or is_prompt_features or is_projection else quantize).append(node.name)
+    return quantize, keep
 
 
-def quantize_int8(fp32_path, int8_path):
+def quantize_int8(fp32_path, int8_path, num_prompts, projection_dim):
     """ONNX Runtime dynamic quantisation: int8 weights, activations quantised per call, vision tower only."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    nodes, excluded = _vision_matmuls(fp32_path)
+    nodes, excluded = _vision_matmuls(fp32_path, num_prompts, projection_dim)
     quantize_dynamic(
         str(fp32_path),
         str(int8_path),
@@ -155,8 +163,8 @@ def _card(config, source, input_format, quantize, metadata, seconds):
     axes = ", ".join(f"{axis['name']} ({len(axis['labels'])})" for axis in config.label_axes)
     quant = (
         "ONNX Runtime dynamic int8 quantisation (`onnxruntime.quantization.quantize_dynamic`, int8 weights, "
-        "activations quantised per call) of the vision tower's matrix products; the prompt-similarity product, "
-        "the softmax and the marginals stay float32"
+        "activations quantised per call) of the vision tower's matrix products; the projection to the joint space, "
+        "the prompt-similarity product, the softmax, the marginals and the score stay float32"
         if quantize == "int8"
         else "none (float32)"
     )
@@ -214,7 +222,7 @@ def export_onnx(model_dir, output_dir, quantize="none", input_format="uint8"):
     if quantize == "int8":
         fp32 = output_dir / "model.fp32.tmp.onnx"
         _export_graph(wrapper, fp32, image_processor.patch_size)
-        quantize_int8(fp32, graph)
+        quantize_int8(fp32, graph, config.num_prompts, config.clip_config.projection_dim)
         fp32.unlink()
     else:
         _export_graph(wrapper, graph, image_processor.patch_size)

@@ -127,6 +127,13 @@ def test_int8_export(model_dir, exact_rows, tmp_path, exported):
     assert main(["export", "onnx", str(model_dir), str(tmp_path / "int8"), "--quantize", "int8"]) == 0
     assert "dynamic int8 quantisation" in (tmp_path / "int8" / "README.md").read_text()
     assert (tmp_path / "int8" / "model.onnx").stat().st_size < (exported / "model.onnx").stat().st_size
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "int8" / "model.onnx")).graph
+    # The 12 weight products of the 2 vision layers are int8; the prompt features stay a float32 constant.
+    assert sum(node.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") for node in graph.node) == 12
+    prompt_features = [init for init in graph.initializer if sorted(init.dims) == [32, 495]]
+    assert len(prompt_features) == 1 and prompt_features[0].data_type == onnx.TensorProto.FLOAT
     rows = list(ONNXScorer(tmp_path / "int8", batch_size=4).score_paths(GOLDEN_IMAGES))
     deltas = [abs(r["score"] - e["score"]) for r, e in zip(rows, exact_rows)]
     assert 0 < max(deltas) <= ONNX_INT8_MAX_DELTA

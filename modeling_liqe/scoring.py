@@ -101,6 +101,7 @@ class LIQEScorer:
         if self.device.type == "cuda" and not allow_tf32:
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
+        model_source = model
         if isinstance(model, (str, os.PathLike)):
             from transformers import AutoModel, AutoProcessor
 
@@ -117,7 +118,8 @@ class LIQEScorer:
         if self.fast:
             from .fast_inference import quantize_vision_tower
 
-            self.model = quantize_vision_tower(self.model, inplace=True)
+            # A model passed in by the caller is copied, never quantised under their feet.
+            self.model = quantize_vision_tower(self.model, inplace=isinstance(model_source, (str, os.PathLike)))
         self.processor = processor
         self.image_processor = getattr(processor, "image_processor", processor)
         self.uint8_windows = self.device.type != "cpu" if uint8_windows is None else bool(uint8_windows)
@@ -201,11 +203,19 @@ class LIQEScorer:
         windows = [item[1] for item in pending if item[1] is not None]
         pixel_values, patch_mask = pad_windows(windows)
         with torch.inference_mode():
-            if self._normalizer is not None:
-                pixel_values = self._normalizer(pixel_values)
-            output = self.model(pixel_values=pixel_values.to(self.device), patch_mask=patch_mask.to(self.device))
-        scores = output.score.float().cpu().tolist()
-        marginals = {name: probs.float().cpu().tolist() for name, probs in zip(self.axis_names, output.axis_probs)}
+            if self.fast:
+                # Dynamic int8 scales activations per call: one image (its own windows, no padding) per call keeps
+                # each score independent of the other images in its batch.
+                outputs = [self.model(pixel_values=w.unsqueeze(0)) for w in windows]
+                score = torch.cat([o.score for o in outputs])
+                axis_probs = [torch.cat([o.axis_probs[i] for o in outputs]) for i in range(len(self.axis_names))]
+            else:
+                if self._normalizer is not None:
+                    pixel_values = self._normalizer(pixel_values)
+                output = self.model(pixel_values=pixel_values.to(self.device), patch_mask=patch_mask.to(self.device))
+                score, axis_probs = output.score, output.axis_probs
+        scores = score.float().cpu().tolist()
+        marginals = {name: probs.float().cpu().tolist() for name, probs in zip(self.axis_names, axis_probs)}
         results = iter(range(len(windows)))
         for name, w, error in pending:
             if w is None:

@@ -22,7 +22,6 @@ Not part of the Hub remote code.
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 

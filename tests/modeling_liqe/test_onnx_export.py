@@ -9,7 +9,6 @@ does not point at a Python.
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest

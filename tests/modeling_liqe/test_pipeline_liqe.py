@@ -9,7 +9,6 @@ The 4.x interpreters are those of test_remote_code.py ($LIQE_TF4_PYTHON / .venv-
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
@@ -29,7 +28,6 @@ import http.server
 import importlib.util
 import json
 import os
-import sys
 import threading
 
 repo_root, folder, images_dir, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")

@@ -6,10 +6,14 @@ On the ViT-B/32 geometry (random weights: the cost does not depend on the values
 - (a)    the bare CLIP vision tower (+ projection) on the same 15 windows, already cut: the floor;
 - (b)    a naive pipeline that does the same but encodes the 495 prompts again for every image.
 Then the peak resident memory of a whole `liqe score` process on a 6000x4000 photo.
+Side by side in the same run (issue 7), the same stream through the other inference paths, as ratios to liqe:
+- fast:       `liqe score --fast` (int8 dynamic quantisation of the vision tower; CPU only);
+- onnx fp32:  `liqe export onnx` + `liqe score --backend onnx` (onnxruntime, same pre-processing);
+- onnx int8:  the same with `liqe export onnx --quantize int8`.
 
-    python benchmarks/bench_inference.py [--device cpu|cuda] [--images 4] [--repeats 3]
+    python benchmarks/bench_inference.py [--device cpu|cuda] [--images 4] [--repeats 3] [--skip-onnx]
 
-Targets (issue 2): liqe / (a) <= 1.10, liqe / (b) <= 0.2, peak memory <= 1.5 GB.
+Targets (issue 2): liqe / (a) <= 1.10, liqe / (b) <= 0.2, peak memory <= 1.5 GB; (issue 7) fast <= 0.40x liqe.
 """
 
 import argparse
@@ -87,6 +91,7 @@ def main(argv=None):
     parser.add_argument("--naive-images", type=int, default=2, help="photos timed for (b), which is slow")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-onnx", action="store_true", help="do not export and time the ONNX backend")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
 
@@ -122,17 +127,38 @@ def main(argv=None):
                 logits = (model.clip.logit_scale.exp() * images @ text.t()).mean(dim=1)
                 return logits.softmax(dim=-1).cpu()
 
+        variants = {}  # issue 7: the other inference paths, timed on the same stream in the same loop
+        if device.type == "cpu":
+            variants["fast (int8 torch)"] = LIQEScorer(folder / "model", device="cpu", batch_size=args.batch_size,
+                                                       fast=True)
+        if not args.skip_onnx:
+            from modeling_liqe.onnx_export import export_onnx
+            from modeling_liqe.onnx_scorer import ONNXScorer
+
+            for name, quantize in (("onnx fp32", "none"), ("onnx int8", "int8")):
+                start = time.perf_counter()
+                export_onnx(folder / "model", folder / name.replace(" ", "-"), quantize=quantize)
+                print(f"exported {name} in {time.perf_counter() - start:.0f} s")
+                providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else None
+                variants[name] = ONNXScorer(folder / name.replace(" ", "-"), batch_size=args.batch_size,
+                                            providers=providers)
+
         # Warm-up (first call allocations, lazy inits, the prompt-feature cache).
         list(scorer.score_paths(stream))
+        for variant in variants.values():
+            list(variant.score_paths(stream))
         windows = {p: image_processor(str(p))["pixel_values"][0].to(device) for p in photos}
         bare_stream()
         naive(photos[0])
 
         # Per image = time for the whole stream / its length; runs interleaved so drift hits all alike.
         liqe_times, bare_times, naive_times = [], [], []
+        variant_times = {name: [] for name in variants}
         for _ in range(args.repeats):
             liqe_times.append(timed(lambda: list(scorer.score_paths(stream)), device) / len(stream))
             bare_times.append(timed(bare_stream, device) / len(stream))
+            for name, variant in variants.items():
+                variant_times[name].append(timed(lambda: list(variant.score_paths(stream)), device) / len(stream))
         for path in photos[: args.naive_images]:
             naive_times.append(timed(lambda: naive(path), device))
 
@@ -147,6 +173,13 @@ def main(argv=None):
         ratio_a, ratio_b = liqe / bare, liqe / naive_time
         print(f"\nratio liqe / (a) = {ratio_a:.3f}   target <= 1.10  {'ok' if ratio_a <= 1.10 else 'MISSED'}")
         print(f"ratio liqe / (b) = {ratio_b:.4f}  target <= 0.2   {'ok' if ratio_b <= 0.2 else 'MISSED'}")
+        if variants:
+            print(f"\nissue 7, the same stream side by side (per image, median of {args.repeats}; ratio to liqe):")
+            print(f"  {'exact (liqe score)':22s} {liqe * 1000:10.1f} ms  1.000x")
+            for name, times in variant_times.items():
+                value = statistics.median(times)
+                target = "  target <= 0.40  " + ("ok" if value / liqe <= 0.40 else "MISSED") if name.startswith("fast") else ""
+                print(f"  {name:22s} {value * 1000:10.1f} ms  {value / liqe:.3f}x{target}")
         if peak is not None:
             print(f"peak RSS of `liqe score` on a 6000x4000 JPEG = {peak / 2**30:.2f} GiB ({peak / 1e9:.2f} GB)"
                   f"  target <= 1.5 GB  {'ok' if peak <= 1.5e9 else 'MISSED'}")

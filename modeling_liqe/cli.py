@@ -5,6 +5,7 @@
     liqe score [--model DIR_OR_HUB_ID] [--format table|csv|json|jsonl] [--output FILE] PATH...
     liqe convert SRC OUT_DIR [--variant ...] [--dtype float32|float16]
     liqe init OUT_DIR [--geometry tiny|vit-b-32] [--variant ...] [--seed N]
+    liqe export onnx MODEL OUT_DIR [--quantize none|int8] [--input-format uint8|float32]
 
 Exit status: 0 when everything went well, 1 when a file could not be scored (or a conversion / model load
 failed), 2 for usage errors (including no model, or a --model that names no folder). Every message is
@@ -18,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import cli_space, distributed_scoring
+from . import cli_fast, cli_space, distributed_scoring
 from .image_processing_liqe import IMAGE_EXTENSIONS
 
 # Without --model: $LIQE_MODEL, else the demo checkpoint shipped with the repository, else a message.
@@ -113,6 +114,7 @@ def build_parser():
                        help="refuse images with more pixels, as decoded or after the resize to the 224-px windows "
                             "(default: Pillow's limit, 89478485; 0 = no limit)")
     distributed_scoring.add_arguments(score)  # --dataset, --split, parquet; `accelerate launch` support
+    cli_fast.add_score_arguments(score)  # --fast, --backend onnx
 
     convert = commands.add_parser(
         "convert",
@@ -144,6 +146,7 @@ def build_parser():
     for module in (cli_eval, cli_realign, cli_gmad):
         module.add_parser(commands)
     cli_space.add_parser(commands)  # liqe space push
+    cli_fast.add_parser(commands)  # liqe export onnx
     return parser
 
 
@@ -209,7 +212,8 @@ def resolve_model(model):
         return model
     expanded = os.path.expanduser(model)
     if os.path.isdir(expanded):
-        if not os.path.isfile(os.path.join(expanded, "config.json")):
+        # config.json: a model folder; liqe_onnx.json: a folder written by `liqe export onnx` (--backend onnx)
+        if not any(os.path.isfile(os.path.join(expanded, name)) for name in ("config.json", "liqe_onnx.json")):
             raise UsageError(f"{origin} {model}: a folder without config.json, not a model folder; "
                              f"{HOW_TO_GET_A_MODEL}")
         return expanded
@@ -340,7 +344,7 @@ def _quiet_transformers():
 def command_score(args):
     if distributed_scoring.handles(args):  # several processes, a dataset, or parquet
         return distributed_scoring.run(args)
-    from .scoring import LIQEScorer, resolve_device
+    from .scoring import resolve_device
 
     try:
         device = resolve_device(args.device)
@@ -357,8 +361,9 @@ def command_score(args):
 
     _quiet_transformers()
     try:
-        scorer = LIQEScorer(model, device=device, batch_size=args.batch_size, max_image_pixels=args.max_image_pixels,
-                            trust_remote_code=args.trust_remote_code, pixel_limit_option="--max-image-pixels")
+        scorer = cli_fast.make_scorer(args, model, device, UsageError)
+    except UsageError:
+        raise
     except Exception as error:  # an unknown Hub id offline, a broken config, weights that do not fit...
         print(f"liqe score: error: cannot load model {model}: {_load_error_message(error)}", file=sys.stderr)
         return 1
@@ -429,7 +434,8 @@ def command_init(args):
     return 0
 
 
-COMMANDS = {"score": command_score, "convert": command_convert, "init": command_init, "space": cli_space.run}
+COMMANDS = {"score": command_score, "convert": command_convert, "init": command_init, "space": cli_space.run,
+            "export": cli_fast.run}
 
 
 def main(argv=None):

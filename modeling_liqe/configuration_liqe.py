@@ -116,6 +116,15 @@ def _is_default_id2label(id2label):
     return all(str(label) == f"LABEL_{int(key)}" for key, label in dict(id2label).items())
 
 
+CUSTOM_PIPELINES = {
+    "image-quality-assessment": {
+        "impl": "pipeline_liqe.LIQEImageQualityPipeline",
+        "pt": ["AutoModel"],
+        "tf": [],
+        "type": "image",
+    }
+}
+
 # The Hub remote code: exactly these modules are shipped in a saved folder, flat, importing only each other
 # (relatively). `ship_remote_code` copies them and refuses a relative import of anything else.
 REMOTE_CODE_FILES = (
@@ -124,6 +133,7 @@ REMOTE_CODE_FILES = (
     "image_processing_liqe.py",
     "processing_liqe.py",
     "losses.py",
+    "pipeline_liqe.py",  # the image-quality-assessment pipeline (config.json custom_pipelines)
 )
 
 
@@ -230,6 +240,9 @@ class LIQEConfig(PretrainedConfig):
             kwargs.pop("num_labels", None)
         if kwargs.get("label2id") is None:
             kwargs["label2id"] = {label: int(key) for key, label in dict(id2label).items()}
+        # `pipeline("image-quality-assessment", model=folder, trust_remote_code=True)` finds the pipeline shipped
+        # with the remote code (pipeline_liqe.py, in REMOTE_CODE_FILES) through this entry.
+        kwargs.setdefault("custom_pipelines", dict(CUSTOM_PIPELINES))
         super().__init__(id2label=id2label, **kwargs)
 
     def _validate_axes(self):

@@ -11,6 +11,7 @@ import torch
 
 from .clip_bpe import load_clip_tokenizer
 from .image_processing_liqe import LIQEImageProcessor
+from .pipeline_folder import add_pipeline_to_folder
 from .processing_liqe import LIQEProcessor
 
 
@@ -35,6 +36,7 @@ def save_model_folder(output_dir, model, processor, card_text=None):
     processor.save_pretrained(output_dir)
     if card_text is not None:
         (output_dir / "README.md").write_text(card_text, encoding="utf-8")
+    add_pipeline_to_folder(output_dir)  # the pipeline section of the card (issue 7)
     return output_dir
 
 

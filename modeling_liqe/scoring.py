@@ -122,6 +122,10 @@ class LIQEScorer:
             needs its own code, from a source you trust.
         pixel_limit_option (`str`, *optional*): how error messages name the pixel limit (the CLI passes
             `"--max-image-pixels"`).
+        fast (`bool`, *optional*, defaults to False): the `--fast` path, CPU only: int8 dynamic quantisation of
+            the vision tower's linear layers (`modeling_liqe.fast_inference`). The default path is untouched.
+        uint8_windows (`bool`, *optional*): send uint8 windows and normalise them on the device
+            (`modeling_liqe.input_pipeline`; pinned memory, non-blocking copies); default: on accelerators only.
         **from_pretrained_kwargs: passed to `from_pretrained` (e.g. `revision`, `cache_dir`).
 
     Each result is a dict with `path` (the name given), `score` (float in [1, 5] for the paper's weights),
@@ -132,7 +136,7 @@ class LIQEScorer:
 
     def __init__(self, model, device="auto", batch_size=8, processor=None, dtype=None, max_image_pixels=None,
                  num_workers=None, allow_tf32=False, trust_remote_code=False, pixel_limit_option="max_image_pixels",
-                 **from_pretrained_kwargs):
+                 fast=False, uint8_windows=None, **from_pretrained_kwargs):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = int(batch_size)
@@ -142,6 +146,7 @@ class LIQEScorer:
         self.num_workers = int(num_workers)
         self.allow_tf32 = bool(allow_tf32)
         self.pixel_limit_option = pixel_limit_option
+        model_source = model
         if isinstance(model, (str, os.PathLike)):
             model, processor = load_model_and_processor(
                 os.fspath(model), processor, trust_remote_code=trust_remote_code, **from_pretrained_kwargs
@@ -160,6 +165,18 @@ class LIQEScorer:
                 processor.image_processor = image_processor
         self.processor = processor
         self.image_processor = image_processor
+        self.fast = bool(fast)
+        if self.fast:
+            from .fast_inference import quantize_vision_tower
+
+            # A model passed in by the caller is copied, never quantised under their feet.
+            self.model = quantize_vision_tower(self.model, inplace=isinstance(model_source, (str, os.PathLike)))
+        self.uint8_windows = self.device.type != "cpu" if uint8_windows is None else bool(uint8_windows)
+        self._normalizer = None
+        if self.uint8_windows:
+            from .input_pipeline import DeviceNormalizer
+
+            self._normalizer = DeviceNormalizer(self.image_processor, self.device)
         config = self.model.config
         self.axis_names = list(config.axis_names)
         self.axis_labels = {axis["name"]: list(axis["labels"]) for axis in config.label_axes}
@@ -186,6 +203,10 @@ class LIQEScorer:
     def _prepare(self, name, source, index):
         """(windows (P, 3, S, S), None) or (None, error message) for one image."""
         try:
+            if self.uint8_windows:
+                from .input_pipeline import uint8_windows
+
+                return uint8_windows(self.image_processor, source), None
             features = self.image_processor(source)
             return features["pixel_values"][0], None
         except Exception as error:  # one bad image must not stop the batch; the message names it
@@ -232,9 +253,19 @@ class LIQEScorer:
         pixel_values, patch_mask = pad_windows(windows)
         precision = contextlib.nullcontext() if self.allow_tf32 else true_float32()
         with torch.inference_mode(), precision:
-            output = self.model(pixel_values=pixel_values.to(self.device), patch_mask=patch_mask.to(self.device))
-        scores = output.score.float().cpu().tolist()
-        marginals = {name: probs.float().cpu().tolist() for name, probs in zip(self.axis_names, output.axis_probs)}
+            if self.fast:
+                # Dynamic int8 scales activations per call: one image (its own windows, no padding) per call keeps
+                # each score independent of the other images in its batch.
+                outputs = [self.model(pixel_values=w.unsqueeze(0)) for w in windows]
+                score = torch.cat([o.score for o in outputs])
+                axis_probs = [torch.cat([o.axis_probs[i] for o in outputs]) for i in range(len(self.axis_names))]
+            else:
+                if self._normalizer is not None:
+                    pixel_values = self._normalizer(pixel_values)
+                output = self.model(pixel_values=pixel_values.to(self.device), patch_mask=patch_mask.to(self.device))
+                score, axis_probs = output.score, output.axis_probs
+        scores = score.float().cpu().tolist()
+        marginals = {name: probs.float().cpu().tolist() for name, probs in zip(self.axis_names, axis_probs)}
         results = iter(range(len(windows)))
         for name, w, error in pending:
             if w is None:

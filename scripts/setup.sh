@@ -42,3 +42,16 @@ if ! ls "$WHEEL_DIR"/open_clip_torch-3.3.0-*.whl >/dev/null 2>&1; then
   .venv/bin/pip download -q --no-deps "$OPEN_CLIP_WHEEL" -d "$WHEEL_DIR" \
     || echo "=== scripts/setup.sh: WARNING: could not download $OPEN_CLIP_WHEEL; the BPE build test will skip" >&2
 fi
+# --- issue 7 (fast / portable inference): a venv WITHOUT torch or transformers, for the torch-free ONNX scorer
+# (tests/modeling_liqe/test_onnx_export.py::test_scores_in_a_venv_without_torch). onnxruntime, numpy, Pillow only.
+ONNX_REQUIREMENTS="onnxruntime numpy pillow"
+onnx_stamp=$(echo "$ONNX_REQUIREMENTS" | sha256sum | cut -c1-64)
+if ! { [ -x .venv-onnx/bin/python ] && [ "$(cat .venv-onnx/.liqe-setup 2>/dev/null)" = "$onnx_stamp" ]; }; then
+  echo "=== scripts/setup.sh: installing .venv-onnx ($ONNX_REQUIREMENTS; no torch)"
+  [ -x .venv-onnx/bin/python ] || python3 -m venv .venv-onnx
+  rm -f .venv-onnx/.liqe-setup
+  # shellcheck disable=SC2086
+  .venv-onnx/bin/pip install -q $ONNX_REQUIREMENTS
+  echo "$onnx_stamp" > .venv-onnx/.liqe-setup
+fi
+# --- end issue 7

@@ -13,7 +13,8 @@ from modeling_liqe.convert_liqe_checkpoint import convert_checkpoint
 from modeling_liqe.geometries import init_random_model
 from tests.openai_clip_recipe import build_openai_clip_state_dict
 
-REMOTE_CODE = {"configuration_liqe.py", "modeling_liqe.py", "image_processing_liqe.py", "processing_liqe.py", "losses.py"}
+REMOTE_CODE = {"configuration_liqe.py", "modeling_liqe.py", "image_processing_liqe.py", "processing_liqe.py", "losses.py",
+               "pipeline_liqe.py"}
 PROCESSOR_FILES = {"preprocessor_config.json", "processor_config.json", "tokenizer.json", "tokenizer_config.json"}
 MODEL_FILES = {"config.json", "model.safetensors"}
 

@@ -28,6 +28,7 @@ import http.server
 import importlib.util
 import json
 import os
+import sys
 import threading
 
 repo_root, folder, images_dir, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")

@@ -10,6 +10,10 @@ import shutil
 
 from transformers import CLIPConfig, PretrainedConfig
 
+# Imported so that transformers fetches pipeline_liqe.py together with this file when a folder is loaded as
+# remote code: config.custom_pipelines names it, and a re-saved folder must ship it again.
+from .pipeline_liqe import LIQEImageQualityPipeline  # noqa: F401  (transformers parses "from .x import")
+
 # Label vocabularies of the paper. Order matters: it fixes the prompt order and the label ids.
 QUALITY_LEVELS = ["bad", "poor", "fair", "good", "perfect"]
 QUALITY_WEIGHTS = [1.0, 2.0, 3.0, 4.0, 5.0]

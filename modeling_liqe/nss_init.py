@@ -18,7 +18,9 @@ extractor that training then fine-tunes with everything else:
   filter family into energy channels;
 * block 2: uniform attention (query and key 0) averages the energies and the colour means over the window's
   patches; its MLP turns each pooled energy into a piecewise-linear log, standardised on training crops;
-* the visual projection starts as a random map of those standardised features.
+* block 3 (optional): a randomly initialised MLP head on those features, so training can fit nonlinear
+  combinations; blocks beyond it start as identities;
+* the visual projection starts as a random map of the standardised features and the head's outputs.
 
 Not part of the Hub remote code: it only sets weights (the saved model is a plain `LIQEModel`).
 """
@@ -221,12 +223,26 @@ def nss_init_(model, seed=0, calibration_images=None):
         mlp.fc2.weight[layout.log_balance] = -mlp.fc2.weight[rows].sum(dim=0)
         mlp.fc2.bias[layout.log_balance] = -mlp.fc2.bias[rows].sum()
 
-    # Visual projection: a random map of the standardised features (and a constant offset from channel 0).
     generator = torch.Generator().manual_seed(seed)
+    features = layout.features()
+    # Block 3 (when there is one): a randomly initialised MLP head on the standardised features, writing into
+    # free channels, so that training can fit nonlinear combinations of them (its attention stays off).
+    head_channels = []
+    if config.num_hidden_layers >= 3:
+        free = list(range(layout.used, width))
+        head_channels = free[: min(len(free), 48)]
+        mlp3 = vision.encoder.layers[2].mlp
+        hidden3 = min(mlp3.fc1.weight.shape[0], 256)
+        mlp3.fc1.weight[:hidden3, features] = torch.randn(hidden3, len(features), generator=generator) / math.sqrt(len(features))
+        mlp3.fc1.bias[:hidden3] = 0.5 * torch.randn(hidden3, generator=generator)
+        mlp3.fc2.weight[head_channels, :hidden3] = torch.randn(len(head_channels), hidden3, generator=generator) / math.sqrt(hidden3)
+    layout.head_channels = head_channels
+
+    # Visual projection: a random map of the standardised features (and of the head's channels).
     projection = model.clip.visual_projection.weight
     projection.zero_()
-    features = layout.features()
-    projection[:, features] = torch.randn(projection.shape[0], len(features), generator=generator) / math.sqrt(len(features))
+    read = features + head_channels
+    projection[:, read] = torch.randn(projection.shape[0], len(read), generator=generator) / math.sqrt(len(read))
     return layout
 
 

@@ -155,6 +155,46 @@ class NaiveStream(torch.utils.data.IterableDataset):
             }
 
 
+def _ladder_producer(queue, crop_size, seed, type_ids, config_dict, front_state, threads=1):
+    """Separate process: generate ladders forever, pass them through the frozen front, and put
+    (CLS tokens (levels + 1, width), mos, distortion class) on `queue`."""
+    torch.set_num_threads(threads)
+    model = LIQEModel(LIQEConfig.from_dict(config_dict)).eval()
+    model.load_state_dict(front_state, strict=False)
+    sampler = LadderSampler(load_photos(TRAINING_PHOTOS), crop_size=crop_size, seed=seed, type_ids=type_ids)
+    while True:
+        ladder = sampler.sample()
+        with torch.no_grad():
+            cls = cls_after_front(model, to_tensor(ladder.images))
+        queue.put((cls, ladder.mos, ladder.distortion_class))
+
+
+def cls_after_front(model, pixel_values):
+    """The CLS token after the frozen hand-built blocks 1-2 (block 3's attention is frozen at zero)."""
+    vision = model.clip.vision_model
+    hidden = vision.pre_layrnorm(vision.embeddings(pixel_values))
+    for layer in vision.encoder.layers[:2]:
+        hidden = layer(hidden, None)
+        hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+    return hidden[:, 0]
+
+
+def readout(model, cls):
+    """LIQE's forward from a cached CLS token: block 3+ MLPs (their attention is frozen at zero), post-LN,
+    projection, cosine with the prompts, one softmax, marginals, score. Same maths as LIQEModel.forward."""
+    vision = model.clip.vision_model
+    x = cls
+    for layer in vision.encoder.layers[2:]:
+        x = x + layer.mlp(layer.layer_norm2(x))
+    features = model.clip.visual_projection(vision.post_layernorm(x))
+    features = features / features.norm(dim=-1, keepdim=True)
+    logits = model.clip.logit_scale.exp() * features @ model.prompt_features().t()
+    joint = logits.softmax(dim=-1)
+    marginals = model.marginals(joint)
+    weights = torch.tensor(model.config.axis(model.config.quality_axis)["weights"], dtype=joint.dtype)
+    return marginals[model.config.quality_axis] @ weights, marginals
+
+
 # -- evaluation sets ---------------------------------------------------------------------------------------
 
 
@@ -191,10 +231,12 @@ def centre_window(image, size):
     return image[top : top + size, left : left + size]
 
 
-def grid_windows(image, size, count=3):
-    """`count` windows along the diagonal (centre included for odd counts)."""
+def grid_windows(image, size, count=3, stride=32):
+    """`count` windows along the diagonal, on the processor's `stride`-px grid (so an 8-px JPEG grid stays aligned)."""
     h, w = image.shape[:2]
-    return [image[int(t) : int(t) + size, int(l) : int(l) + size] for t, l in zip(np.linspace(0, h - size, count), np.linspace(0, w - size, count))]
+    tops = (np.linspace(0, h - size, count) // stride * stride).astype(int)
+    lefts = (np.linspace(0, w - size, count) // stride * stride).astype(int)
+    return [image[t : t + size, l : l + size] for t, l in zip(tops, lefts)]
 
 
 def build_eval_sets(size, cache_dir="/tmp/liqe_demo_eval"):
@@ -205,7 +247,8 @@ def build_eval_sets(size, cache_dir="/tmp/liqe_demo_eval"):
     cache = Path(cache_dir) / f"eval_sets_{size}.pkl"
     if cache.exists():
         with open(cache, "rb") as f:
-            return pickle.load(f)
+            synth = pickle.load(f)[0]
+        return synth, _build_unseen_set(size)  # cheap: always rebuilt
     sets = _build_eval_sets(size)
     cache.parent.mkdir(parents=True, exist_ok=True)
     with open(cache.with_suffix(".tmp"), "wb") as f:
@@ -230,6 +273,12 @@ def _build_eval_sets(size):
                 synth["level"].append(level)
                 synth["mos"].append(quality_target(d, level))
                 synth["class"].append(DISTORTION_CLASSES.index(d.distortion_class))
+    return synth, _build_unseen_set(size)
+
+
+def _build_unseen_set(size):
+    from datasets_scripts.ladders import UNSEEN_PHOTOS
+
     unseen = {"windows": [], "group": [], "level": []}
     for photo in load_photos(UNSEEN_PHOTOS):
         for kind in UNSEEN_KINDS:
@@ -238,7 +287,7 @@ def _build_eval_sets(size):
                 unseen["windows"].append(np.stack(grid_windows(img, size, 3)))
                 unseen["group"].append(f"{photo['name']}/{kind}")
                 unseen["level"].append(level)
-    return synth, unseen
+    return unseen
 
 
 @torch.no_grad()
@@ -297,8 +346,10 @@ def evaluate(model, synth, unseen):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--recipe", choices=["ladders", "naive"], default="ladders")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--recipe", choices=["ladders", "naive", "cached"], default="ladders",
+                        help="cached: frozen hand-built front (needs --nss-init, 3 layers); ladders are generated in a "
+                        "separate process, their CLS tokens cached, and the readout trained on the growing cache")
     parser.add_argument("--minutes", type=float, default=15)
     parser.add_argument("--eval-every", type=float, default=3.0, help="minutes between evaluations")
     parser.add_argument("--threads", type=int, default=2)
@@ -330,8 +381,25 @@ def main(argv=None):
     parser.add_argument("--freeze-vision-minutes", type=float, default=0.0,
                         help="train only the projection, text tower and logit scale for the first minutes")
     parser.add_argument("--vision-lr-scale", type=float, default=1.0, help="vision tower lr = lr x this")
+    parser.add_argument("--freeze-nss-front", action="store_true",
+                        help="keep the hand-built filter bank and blocks 1-2 fixed for the whole run (train block 3+, projection, text)")
+    parser.add_argument("--config", default=None, help="YAML file of these options (keys with underscores); the command line wins")
     args = parser.parse_args(argv)
+    if args.config:
+        import yaml
 
+        with open(args.config) as f:
+            values = yaml.safe_load(f) or {}
+        unknown = sorted(k for k in values if not hasattr(args, k))
+        if unknown:
+            raise SystemExit(f"{args.config}: unknown keys {unknown}")
+        explicit = {a.dest for a in parser._actions for flag in a.option_strings if flag in (argv if argv is not None else sys.argv[1:])}
+        for key, value in values.items():
+            if key not in explicit:
+                setattr(args, key, value)
+
+    if not args.out:
+        raise SystemExit("--out (or 'out' in --config) is required")
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -340,11 +408,17 @@ def main(argv=None):
     print(f"model: {n_params / 1e6:.2f} M parameters, geometry {geometry}", flush=True)
     synth, unseen = build_eval_sets(args.image)
     type_ids = [int(t) for t in args.types.split(",")] if args.types else None
+    if args.recipe == "cached":
+        return train_cached(args, model, processor, synth, unseen, out, type_ids)
     if args.recipe == "ladders":
         stream = LadderStream(args.ladders, args.image, args.seed, type_ids, pool=args.pool, refresh=args.refresh)
     else:
         stream = NaiveStream(args.batch, args.image, args.seed)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers, prefetch_factor=4 if args.workers else None)
+    if args.freeze_nss_front:
+        vm = model.clip.vision_model
+        for module in (vm.embeddings, vm.pre_layrnorm, *vm.encoder.layers[:2]):
+            module.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     vision = [p for p in model.clip.vision_model.parameters() if p.requires_grad]
     vision_ids = {id(p) for p in vision}
@@ -414,6 +488,106 @@ def main(argv=None):
     model.eval()
     save_model_folder(out / "model", model, processor)
     print(f"saved {out / 'model'} after {step} steps, {train_seconds / 60:.1f} min", flush=True)
+
+
+def train_cached(args, model, processor, synth, unseen, out, type_ids):
+    import multiprocessing as mp
+    import queue as queue_module
+
+    if not args.nss_init or args.layers < 3:
+        raise SystemExit("--recipe cached needs --nss-init and --layers >= 3")
+    vision = model.clip.vision_model
+    for module in (vision.embeddings, vision.pre_layrnorm, *vision.encoder.layers[:2]):
+        module.requires_grad_(False)
+    for layer in vision.encoder.layers[2:]:
+        layer.self_attn.requires_grad_(False)
+        layer.layer_norm1.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+    context = mp.get_context("spawn")
+    ladder_queue = context.Queue(maxsize=64)
+    front_state = {k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith("clip.vision_model.")}
+    producers = [context.Process(target=_ladder_producer, daemon=True,
+                                 args=(ladder_queue, args.image, args.seed + 17 * k, type_ids, model.config.to_dict(), front_state))
+                 for k in range(max(1, args.workers))]
+    for producer in producers:
+        producer.start()
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally below: no orphaned producers
+    try:
+        _train_cached_loop(args, model, processor, synth, unseen, out, params, optimizer, ladder_queue, queue_module)
+    finally:
+        for producer in producers:
+            producer.terminate()
+
+
+def _train_cached_loop(args, model, processor, synth, unseen, out, params, optimizer, ladder_queue, queue_module):
+    cache_cls, cache_mos, cache_dist = [], [], []
+    curve_path = out / "curve.jsonl"
+    rng = np.random.default_rng(args.seed)
+    total_seconds = args.minutes * 60
+    train_seconds, step, sums = 0.0, 0, {}
+    next_eval = args.eval_every * 60
+
+    def log(losses):
+        metrics = evaluate(model, synth, unseen)
+        record = {"step": step, "minutes": round(train_seconds / 60, 2), "ladders_cached": len(cache_cls), "lr": optimizer.param_groups[0]["lr"],
+                  "logit_scale": round(float(model.clip.logit_scale.exp()), 3), **losses, **metrics}
+        with open(curve_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+
+    log({})
+    model.train()
+    while train_seconds < total_seconds:
+        t0 = time.time()
+        fresh = []
+        while len(fresh) < 64:
+            try:
+                fresh.append(ladder_queue.get(timeout=0.5) if len(cache_cls) < args.ladders else ladder_queue.get_nowait())
+            except queue_module.Empty:
+                break
+        if fresh:
+            cache_cls.extend(f[0] for f in fresh)
+            cache_mos.extend(torch.from_numpy(f[1]) for f in fresh)
+            cache_dist.extend(torch.from_numpy(f[2]) for f in fresh)
+        if len(cache_cls) < args.ladders:
+            train_seconds += time.time() - t0
+            continue
+        progress = min(1.0, train_seconds / total_seconds)
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        chosen = rng.choice(len(cache_cls), size=args.ladders, replace=False)
+        cls = torch.cat([cache_cls[k] for k in chosen])
+        mos = torch.cat([cache_mos[k] for k in chosen])
+        dist = torch.cat([cache_dist[k] for k in chosen])
+        group_ids = torch.repeat_interleave(torch.arange(len(chosen)), len(cache_mos[chosen[0]]))
+        score, marginals = readout(model, cls)
+        losses = {"rank": quality_ranking_loss(score, mos, group_ids=group_ids)}
+        labelled = dist >= 0
+        losses["dist"] = single_label_fidelity_loss(marginals["distortion"][labelled], dist[labelled])
+        target = (mos.round().clamp(1, 5) - 1).long()
+        losses["ce"] = -torch.log(marginals["quality"].gather(1, target[:, None]).squeeze(1) + 1e-6).mean()
+        loss = args.rank_weight * losses["rank"] + args.dist_weight * losses["dist"] + args.ce_weight * losses["ce"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        with torch.no_grad():
+            model.clip.logit_scale.clamp_(0, math.log(100))
+        step += 1
+        for k, v in losses.items():
+            sums.setdefault(k, []).append(float(v.detach()))
+        train_seconds += time.time() - t0
+        if train_seconds >= next_eval or train_seconds >= total_seconds:
+            log({f"loss_{k}": round(float(np.mean(v)), 4) for k, v in sums.items()})
+            sums = {}
+            next_eval += args.eval_every * 60
+    model.eval()
+    save_model_folder(out / "model", model, processor)
+    print(f"saved {out / 'model'} after {step} steps on {len(cache_cls)} ladders, {train_seconds / 60:.1f} min", flush=True)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ LUMA = np.array([0.299, 0.587, 0.114])
 CONSTANT = 300.0  # the constant channel: large against every response, so LayerNorm ~ identity
 ABS_GAIN = 500.0  # quick_gelu(a x) + quick_gelu(-a x) = a x tanh(0.85 a x) ~ a |x| for |x| > 0.005
 LOG_KNOTS = [1e-4 * 2**k for k in range(14)]  # piecewise-linear log between 1e-4 and ~1 (pixel units)
+# Exposure: the share of a window's patches whose mean luminance (0..1) is under / over each threshold (soft).
+SHADOW_THRESHOLDS = (0.08, 0.2, 0.35)
+LIGHT_THRESHOLDS = (0.65, 0.8, 0.92)
+EXPOSURE_SOFTNESS = 40.0
 
 
 def _filter_families(patch, rng):
@@ -98,7 +102,8 @@ class NSSLayout:
         self.const = 0
         self.raw = list(range(1, 1 + len(self.rows)))
         self.raw_balance = 1 + len(self.rows)
-        self.energy_families = [f for f in self.families if f != "dc"]
+        self.exposure_families = [f"shadow_{t}" for t in SHADOW_THRESHOLDS] + [f"light_{t}" for t in LIGHT_THRESHOLDS]
+        self.energy_families = [f for f in self.families if f != "dc"] + self.exposure_families
         start = self.raw_balance + 1
         self.energy = {f: start + i for i, f in enumerate(self.energy_families)}
         start += len(self.energy_families)
@@ -184,6 +189,20 @@ def nss_init_(model, seed=0, calibration_images=None):
             block1.fc2.weight[layout.energy_balance, hidden] = -1.0 / (ABS_GAIN * counts[name])
             hidden += 1
 
+    # Exposure units: relu(t - L) / relu(L - t) on the patch's mean luminance L (the "dc" row holds L - offset;
+    # the CLS token, whose dc is 0, sits at L = offset ~0.45, between the shadow and the light thresholds).
+    offset = float((LUMA * np.asarray(OPENAI_CLIP_MEAN)).sum())
+    dc_row = layout.raw[[name for name, _, _ in layout.rows].index("dc")]
+    k = EXPOSURE_SOFTNESS
+    for family in layout.exposure_families:
+        threshold = float(family.split("_")[1])
+        sign = -1.0 if family.startswith("shadow") else 1.0
+        block1.fc1.weight[hidden, dc_row] = sign * k
+        block1.fc1.bias[hidden] = sign * k * (offset - threshold)
+        block1.fc2.weight[layout.energy[family], hidden] = 1.0 / k
+        block1.fc2.weight[layout.energy_balance, hidden] = -1.0 / k
+        hidden += 1
+
     # Block 2 attention: uniform over the window's tokens (query, key 0), copies energies and colour means.
     attention = vision.encoder.layers[1].self_attn
     sources = [layout.energy[f] for f in layout.energy_families] + [layout.raw[k] for k, (name, _, _) in enumerate(layout.rows) if name in ("dc", "chroma_dc")]
@@ -214,7 +233,9 @@ def nss_init_(model, seed=0, calibration_images=None):
 
     if calibration_images is not None:
         logs = _cls_channels(model, calibration_images, [layout.log[f] for f in layout.energy_families])
-        mean, sd = logs.mean(dim=0), logs.std(dim=0).clamp_min(1e-3)
+        # A floor on the spread: a feature that is nearly constant on the calibration crops (e.g. no patch over
+        # 0.92 luminance) must not be blown up by a tiny standard deviation on other pictures.
+        mean, sd = logs.mean(dim=0), logs.std(dim=0).clamp_min(0.5)
         for i, family in enumerate(layout.energy_families):
             channel = layout.log[family]
             mlp.fc2.weight[channel] /= sd[i]

@@ -51,6 +51,8 @@ def test_features_follow_noise_blur_and_exposure(patch):
     assert np.all(np.diff(f_noise[:, laplacian]) > 0)  # more noise, more fine-scale energy
     assert np.all(np.diff(f_blur[:, laplacian]) < 0)  # more blur, less
     assert np.all(np.diff(f_dark[:, luminance]) < 0)  # darker, lower mean luminance
+    shadow = names.index("shadow_0.35")
+    assert np.all(np.diff(f_dark[:, shadow]) > 0)  # darker, more of the window in the shadows
 
 
 def test_layernorms_are_near_identity_and_model_still_scores():

@@ -376,6 +376,8 @@ def main(argv=None):
     parser.add_argument("--dct-init", action="store_true")
     parser.add_argument("--nss-init", action="store_true", help="hand-built natural-scene-statistics start (modeling_liqe/nss_init.py)")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--max-reuse", type=float, default=0.0,
+                        help="cached recipe: wait for new ladders once each cached ladder was drawn this often on average (0: never)")
     parser.add_argument("--pool", type=int, default=0, help="ladders kept in the worker's pool (0: every ladder new)")
     parser.add_argument("--refresh", type=int, default=2, help="new ladders per step when pooling")
     parser.add_argument("--freeze-vision-minutes", type=float, default=0.0,
@@ -553,6 +555,18 @@ def _train_cached_loop(args, model, processor, synth, unseen, out, params, optim
             cache_mos.extend(torch.from_numpy(f[1]) for f in fresh)
             cache_dist.extend(torch.from_numpy(f[2]) for f in fresh)
         if len(cache_cls) < args.ladders:
+            train_seconds += time.time() - t0
+            continue
+        if args.max_reuse and step * args.ladders >= args.max_reuse * len(cache_cls):
+            # Every cached ladder has been drawn max_reuse times on average: wait for new ones (the readout
+            # overfits the cache otherwise, research/LOG.md).
+            try:
+                fresh = [ladder_queue.get(timeout=1.0)]
+                cache_cls.append(fresh[0][0])
+                cache_mos.append(torch.from_numpy(fresh[0][1]))
+                cache_dist.append(torch.from_numpy(fresh[0][2]))
+            except queue_module.Empty:
+                pass
             train_seconds += time.time() - t0
             continue
         progress = min(1.0, train_seconds / total_seconds)

@@ -115,7 +115,7 @@ This recipe (fast in-training evaluation: 1 centre window per synthetic image, 3
 |---|---|---|---|---|
 {rows(curve)}
 
-Naive recipe (the issue's: random 8.9 M CLIP, fixed 500-image corpus of 4 photos, random batches, LIQE loss):
+Naive recipe (the issue's: random 8.8 M CLIP, fixed 500-image corpus of 4 photos, random batches, LIQE loss):
 
 | minutes | steps | synthetic SRCC | class accuracy | unseen SRCC |
 |---|---|---|---|---|

@@ -599,6 +599,8 @@ def _train_cached_loop(args, model, processor, synth, unseen, out, params, optim
             log({f"loss_{k}": round(float(np.mean(v)), 4) for k, v in sums.items()})
             sums = {}
             next_eval += args.eval_every * 60
+    if sums:  # the last evaluation is skipped when the loop ended while waiting for new ladders
+        log({f"loss_{k}": round(float(np.mean(v)), 4) for k, v in sums.items()})
     model.eval()
     save_model_folder(out / "model", model, processor)
     print(f"saved {out / 'model'} after {step} steps on {len(cache_cls)} ladders, {train_seconds / 60:.1f} min", flush=True)

@@ -135,6 +135,10 @@ did not move off chance in the minutes this machine gives (`research/LOG.md`, ro
 - Exposure: dark or night photos (few in training) are often scored low whatever their quality.
 - The scene axis is absent (quality x distortion variant): there is no scene prediction.
 - The unseen-photo figure rests on 3 photos x 4 distortions (12 groups): it moves by ±0.1 between checkpoints.
+- The budget is in minutes, not steps: a rerun of the command on a machine under another load makes a different
+  number of steps and so different weights (the figures above are this folder's). The budget and the re-use cap
+  were chosen from learning curves on the same held-out photos, so the figures are slightly optimistic.
+- Measured with `research/eval_demo.py`, not `liqe eval` (not available on this branch when the model was made).
 
 Real use calls for the converted official LIQE weights (`liqe convert`) or training on the real corpora.
 """

@@ -1,0 +1,188 @@
+"""Level ladders generated on the fly: one random crop of a reference photo, one distortion, all its levels.
+
+A *ladder* is the pristine crop followed by the same crop distorted at levels 1..5 with one freshly seeded
+distortion (new noise field, angle, patches every time): within a ladder the quality order is exact, so ranking
+pairs are taken only inside a ladder. Every sample draws a new reference, crop position, crop scale (crop side
+between `crop_size` and the photo's short side, shrunk to `crop_size`: never upsampled, which would blur),
+flip, 90-degree rotation and colour-channel order, so a handful of photos gives a stream that never repeats.
+
+The photos come from wheels installed here (no download): ``TRAINING_PHOTOS`` lists each with its source
+and licence. Photo sources kept out of training (the unseen-photo test) are in ``UNSEEN_PHOTOS``.
+
+    sampler = LadderSampler(load_photos(TRAINING_PHOTOS), crop_size=224, seed=0)
+    ladder = sampler.sample()   # Ladder(images (6, 224, 224, 3) uint8, mos (6,), distortion_class (6,), ...)
+"""
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from datasets_scripts.synthetic import DISTORTIONS, DISTORTIONS_BY_ID, distort, quality_target
+from modeling_liqe.configuration_liqe import DISTORTION_CLASSES
+
+# Quality target of a pristine crop (above level 1's 4.9 - offset).
+PRISTINE_MOS = 5.0
+# Distortions that do nothing to a grey picture (they only move chroma).
+COLOUR_ONLY_TYPE_IDS = (4, 5, 7, 8, 12)
+
+
+def _skimage(name):
+    def load():
+        import skimage.data
+
+        return getattr(skimage.data, name)()
+
+    return load
+
+
+def _pywt(name):
+    def load():
+        import pywt.data
+
+        return getattr(pywt.data, name)()
+
+    return load
+
+
+def _sklearn(filename):
+    def load():
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(filename)
+
+    return load
+
+
+def _matplotlib(filename):
+    def load():
+        from matplotlib import cbook
+
+        with cbook.get_sample_data(filename) as handle:
+            return np.asarray(Image.open(handle).convert("RGB"))
+
+    return load
+
+
+# Photos used for training. The first four are the synthetic corpus's seed-0 training split (its validation
+# photo 'immunohistochemistry' and test photos 'chelsea', 'retina' are never used here).
+TRAINING_PHOTOS = {
+    "astronaut": (_skimage("astronaut"), "scikit-image (skimage.data.astronaut)", "public domain (NASA)"),
+    "coffee": (_skimage("coffee"), "scikit-image (skimage.data.coffee)", "CC0 (Rachel Michetti)"),
+    "hubble_deep_field": (_skimage("hubble_deep_field"), "scikit-image (skimage.data.hubble_deep_field)", "public domain (NASA)"),
+    "rocket": (_skimage("rocket"), "scikit-image (skimage.data.rocket)", "public domain (SpaceX)"),
+    "camera": (_skimage("camera"), "scikit-image (skimage.data.camera), grey", "CC0 (Lav Varshney)"),
+    "coins": (_skimage("coins"), "scikit-image (skimage.data.coins), grey", "no known copyright restrictions (Brooklyn Museum)"),
+    "brick": (_skimage("brick"), "scikit-image (skimage.data.brick), grey", "CC0 (CC0Textures)"),
+    "grass": (_skimage("grass"), "scikit-image (skimage.data.grass), grey", "CC0 (linolafett, DeviantArt)"),
+    "gravel": (_skimage("gravel"), "scikit-image (skimage.data.gravel), grey", "CC0 (CC0Textures)"),
+    "ascent": (_pywt("ascent"), "PyWavelets (pywt.data.ascent), grey", "public domain (public-domain-image.com)"),
+}
+
+# Whole photo sources never trained on: the unseen-photo test.
+UNSEEN_PHOTOS = {
+    "china": (_sklearn("china.jpg"), "scikit-learn (sklearn.datasets.load_sample_image('china.jpg'))", "CC BY 2.0 (danielbuechele, Flickr)"),
+    "flower": (_sklearn("flower.jpg"), "scikit-learn (sklearn.datasets.load_sample_image('flower.jpg'))", "CC BY 2.0 (vultilion, Flickr)"),
+    "grace_hopper": (_matplotlib("grace_hopper.jpg"), "matplotlib sample data (grace_hopper.jpg)", "public domain (U.S. Navy)"),
+}
+
+
+def load_photos(registry):
+    """[{name, image (H, W, 3) uint8, grey, source, licence}] for a registry like `TRAINING_PHOTOS`."""
+    photos = []
+    for name, (load, source, licence) in registry.items():
+        image = np.asarray(load())
+        if image.dtype != np.uint8:
+            raise ValueError(f"photo {name!r} from {source}: expected uint8 pixels, got {image.dtype}")
+        grey = image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1)
+        if grey:
+            image = np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
+        photos.append({"name": name, "image": np.ascontiguousarray(image[..., :3]), "grey": grey, "source": source, "licence": licence})
+    return photos
+
+
+@dataclass
+class Ladder:
+    """One ladder: images[0] is the pristine crop, images[k] the crop at level k."""
+
+    images: np.ndarray  # (1 + levels, S, S, 3) uint8
+    mos: np.ndarray  # (1 + levels,) float32, higher is better
+    distortion_class: np.ndarray  # (1 + levels,) int64 index into DISTORTION_CLASSES; -1 for the pristine crop
+    type_id: int
+    reference: str
+
+
+class LadderSampler:
+    """Draws ladders forever from `photos` (see module docstring).
+
+    Args:
+        photos: from `load_photos`.
+        crop_size: side of the square crops (the model's window).
+        type_ids: KADID-style distortion ids to draw from (default: all 25); colour-only ones are skipped for
+            grey photos.
+        levels: which levels each ladder holds (default 1..5).
+        seed: seeds the whole stream (and each ladder's distortion seed).
+        permute_channels: shuffle the RGB channels of colour crops (more colour variety from few photos).
+    """
+
+    def __init__(self, photos, crop_size=224, type_ids=None, levels=(1, 2, 3, 4, 5), seed=0, permute_channels=True):
+        if not photos:
+            raise ValueError("LadderSampler needs at least one photo")
+        self.photos = [p for p in photos if min(p["image"].shape[:2]) >= crop_size]
+        if not self.photos:
+            raise ValueError(f"no photo has a short side >= crop_size {crop_size}")
+        self.crop_size = int(crop_size)
+        self.type_ids = list(type_ids) if type_ids is not None else [d.type_id for d in DISTORTIONS]
+        unknown = [t for t in self.type_ids if t not in DISTORTIONS_BY_ID]
+        if unknown:
+            raise ValueError(f"unknown distortion type ids {unknown}")
+        self.levels = [int(level) for level in levels]
+        self.permute_channels = permute_channels
+        self.rng = np.random.default_rng(seed)
+
+    def random_crop(self, photo):
+        image = photo["image"]
+        h, w = image.shape[:2]
+        side = int(self.rng.integers(self.crop_size, min(h, w) + 1))
+        top = int(self.rng.integers(0, h - side + 1))
+        left = int(self.rng.integers(0, w - side + 1))
+        crop = image[top : top + side, left : left + side]
+        if side != self.crop_size:
+            crop = np.asarray(Image.fromarray(crop).resize((self.crop_size, self.crop_size), Image.Resampling.LANCZOS))
+        crop = np.rot90(crop, int(self.rng.integers(4)))
+        if self.rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        if self.permute_channels and not photo["grey"]:
+            crop = crop[..., self.rng.permutation(3)]
+        return np.ascontiguousarray(crop)
+
+    def sample(self, type_id=None):
+        photo = self.photos[int(self.rng.integers(len(self.photos)))]
+        choices = [t for t in self.type_ids if not (photo["grey"] and t in COLOUR_ONLY_TYPE_IDS)] or self.type_ids
+        type_id = int(type_id if type_id is not None else choices[int(self.rng.integers(len(choices)))])
+        distortion = DISTORTIONS_BY_ID[type_id]
+        crop = self.random_crop(photo)
+        seed = int(self.rng.integers(2**31))
+        images = [crop] + [distort(crop, distortion, level, seed=seed, reference_name=photo["name"]) for level in self.levels]
+        mos = [PRISTINE_MOS] + [quality_target(distortion, level) for level in self.levels]
+        class_id = DISTORTION_CLASSES.index(distortion.distortion_class)
+        return Ladder(
+            images=np.stack(images),
+            mos=np.asarray(mos, dtype=np.float32),
+            distortion_class=np.asarray([-1] + [class_id] * len(self.levels), dtype=np.int64),
+            type_id=type_id,
+            reference=photo["name"],
+        )
+
+
+def photo_fingerprint(photos):
+    """CRC32 of the photos' pixels (to record exactly what a run trained on)."""
+    crc = 0
+    for photo in photos:
+        crc = zlib.crc32(photo["name"].encode(), crc)
+        crc = zlib.crc32(photo["image"].tobytes(), crc)
+    return f"{crc:08x}"
+
+
+__all__ = ["Ladder", "LadderSampler", "TRAINING_PHOTOS", "UNSEEN_PHOTOS", "load_photos", "photo_fingerprint", "PRISTINE_MOS"]

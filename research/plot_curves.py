@@ -1,0 +1,50 @@
+"""Plot held-out SRCC against training minutes for several runs: research/curves.png (+ a markdown table).
+
+    python research/plot_curves.py OUT.png RUN_DIR[=LABEL] ...
+"""
+
+import json
+import sys
+from pathlib import Path
+
+
+def load(run_dir):
+    return [json.loads(line) for line in (Path(run_dir) / "curve.jsonl").read_text().splitlines() if line.strip()]
+
+
+def main(argv):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out, runs = argv[0], argv[1:]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    table = ["| run | minutes | steps | synthetic held-out SRCC | class accuracy | unseen-photo SRCC |", "|---|---|---|---|---|---|"]
+    for spec in runs:
+        run_dir, _, label = spec.partition("=")
+        label = label or Path(run_dir).name
+        curve = load(run_dir)
+        minutes = [r["minutes"] for r in curve]
+        for axis, key in zip(axes, ("synth_srcc", "synth_acc", "unseen_srcc")):
+            axis.plot(minutes, [r[key] for r in curve], marker="o", label=label)
+        for r in curve:
+            table.append(f"| {label} | {r['minutes']} | {r['step']} | {r['synth_srcc']} | {r['synth_acc']} | {r['unseen_srcc']} |")
+    titles = ("synthetic held-out photos: mean SRCC\n(score vs level, per reference x distortion)",
+              "synthetic held-out photos:\ndistortion-class accuracy", "unseen photo sources: mean SRCC\n(blur, JPEG, noise, under-exposure)")
+    for axis, title in zip(axes, titles):
+        axis.set_title(title, fontsize=10)
+        axis.set_xlabel("training minutes (2 shared CPU cores)")
+        axis.grid(alpha=0.3)
+        axis.axhline(0, color="grey", lw=0.8)
+    axes[0].axhline(0.9, color="red", ls="--", lw=0.8)
+    axes[1].axhline(0.6, color="red", ls="--", lw=0.8)
+    axes[2].axhline(0.85, color="red", ls="--", lw=0.8)
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    Path(out).with_suffix(".md").write_text("\n".join(table) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from datasets_scripts.ladders import (
+    COLOUR_ONLY_TYPE_IDS,
+    PRISTINE_MOS,
+    TRAINING_PHOTOS,
+    UNSEEN_PHOTOS,
+    LadderSampler,
+    load_photos,
+)
+from datasets_scripts.synthetic import DISTORTIONS_BY_ID
+from modeling_liqe.configuration_liqe import DISTORTION_CLASSES
+
+
+def _photo(name, size=(80, 96), grey=False, seed=0):
+    rng = np.random.default_rng(seed)
+    # Smooth content plus texture, so every distortion visibly changes it.
+    yy, xx = np.mgrid[: size[0], : size[1]]
+    base = 127 + 60 * np.sin(xx / 7.0)[..., None] * np.cos(yy / 5.0)[..., None] + rng.normal(0, 10, (*size, 3))
+    if grey:
+        base = np.repeat(base.mean(axis=2, keepdims=True), 3, axis=2)
+    return {"name": name, "image": np.clip(base, 0, 255).astype(np.uint8), "grey": grey, "source": "test", "licence": "test"}
+
+
+@pytest.mark.parametrize("type_id", [1, 10, 11, 17, 21])
+def test_ladder_is_pristine_then_levels_in_order(type_id):
+    sampler = LadderSampler([_photo("a")], crop_size=48, seed=3)
+    ladder = sampler.sample(type_id=type_id)
+    assert ladder.images.shape == (6, 48, 48, 3) and ladder.images.dtype == np.uint8
+    assert ladder.mos[0] == PRISTINE_MOS
+    assert np.all(np.diff(ladder.mos) < 0)  # strictly worse with every level
+    class_id = DISTORTION_CLASSES.index(DISTORTIONS_BY_ID[type_id].distortion_class)
+    assert ladder.distortion_class.tolist() == [-1] + [class_id] * 5
+    # The error against the pristine crop grows with the level (same crop position for the whole ladder).
+    errors = [np.abs(ladder.images[k].astype(int) - ladder.images[0]).mean() for k in range(1, 6)]
+    assert errors[0] > 0 and errors[-1] > errors[0]
+
+
+def test_stream_is_seeded_and_varies():
+    photos = [_photo("a"), _photo("b", seed=1)]
+    first = [LadderSampler(photos, crop_size=32, seed=7).sample() for _ in range(1)][0]
+    again = LadderSampler(photos, crop_size=32, seed=7).sample()
+    assert np.array_equal(first.images, again.images) and first.type_id == again.type_id
+    sampler = LadderSampler(photos, crop_size=32, seed=7)
+    crops = [sampler.sample(type_id=10).images[0] for _ in range(4)]
+    assert len({c.tobytes() for c in crops}) == 4  # new crop / flip / channels every time
+
+
+def test_grey_photos_never_get_colour_only_distortions():
+    sampler = LadderSampler([_photo("g", grey=True)], crop_size=32, seed=0)
+    drawn = {sampler.sample().type_id for _ in range(40)}
+    assert drawn and not drawn & set(COLOUR_ONLY_TYPE_IDS)
+
+
+def test_levels_subset_and_bad_inputs():
+    ladder = LadderSampler([_photo("a")], crop_size=32, levels=(1, 5), seed=0).sample(type_id=11)
+    assert ladder.images.shape[0] == 3 and ladder.mos.shape == (3,)
+    with pytest.raises(ValueError, match="crop_size"):
+        LadderSampler([_photo("small", size=(20, 20))], crop_size=32)
+    with pytest.raises(ValueError, match="unknown distortion"):
+        LadderSampler([_photo("a")], crop_size=32, type_ids=[99])
+    with pytest.raises(ValueError, match="at least one photo"):
+        LadderSampler([], crop_size=32)
+
+
+def test_training_and_unseen_photo_sources_are_disjoint():
+    assert not set(TRAINING_PHOTOS) & set(UNSEEN_PHOTOS)
+    # The synthetic corpus's validation / test photos (seed 0) are never trained on.
+    assert not {"chelsea", "retina", "immunohistochemistry"} & set(TRAINING_PHOTOS)
+    for registry in (TRAINING_PHOTOS, UNSEEN_PHOTOS):
+        for name, (_, source, licence) in registry.items():
+            assert source and licence, name
+
+
+def test_bundled_training_photos_load():
+    pytest.importorskip("skimage")
+    pytest.importorskip("pywt")
+    photos = load_photos(TRAINING_PHOTOS)
+    assert [p["name"] for p in photos] == list(TRAINING_PHOTOS)
+    for p in photos:
+        assert p["image"].ndim == 3 and p["image"].shape[2] == 3 and p["image"].dtype == np.uint8
+        assert min(p["image"].shape[:2]) >= 224, p["name"]

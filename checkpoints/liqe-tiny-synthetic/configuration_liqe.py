@@ -5,8 +5,14 @@
 
 import copy
 import itertools
+import os
+import shutil
 
 from transformers import CLIPConfig, PretrainedConfig
+
+# Imported so that transformers fetches pipeline_liqe.py together with this file when a folder is loaded as
+# remote code: config.custom_pipelines names it, and a re-saved folder must ship it again.
+from .pipeline_liqe import LIQEImageQualityPipeline  # noqa: F401  (transformers parses "from .x import")
 
 # Label vocabularies of the paper. Order matters: it fixes the prompt order and the label ids.
 QUALITY_LEVELS = ["bad", "poor", "fair", "good", "perfect"]
@@ -25,7 +31,8 @@ DISTORTION_CLASSES = [
     "quantization",
     "other",
 ]
-# The 33 fine labels of the corpora's label files, folded onto the 11 prompt classes.
+# The 33 fine labels of the corpora's label files, folded onto the 11 prompt classes (used by the corpus
+# converters; the model only knows the 11 classes).
 FINE_DISTORTION_TO_CLASS = {
     "jpeg2000 compression": "jpeg2000 compression",
     "fastfading": "jpeg2000 compression",
@@ -96,6 +103,71 @@ def build_prompts(label_axes, prompt_template):
     ]
 
 
+# Keys that LIQEConfig carried before the window geometry and the fine-label map moved out of it.
+_MOVED_TO_IMAGE_PROCESSOR = (
+    "patch_size",
+    "num_test_patches",
+    "num_train_patches",
+    "stride",
+    "large_stride",
+    "large_image_side",
+    "resize_short_side",
+    "distortion_fine_to_class",
+)
+
+
+def _is_default_id2label(id2label):
+    return all(str(label) == f"LABEL_{int(key)}" for key, label in dict(id2label).items())
+
+
+CUSTOM_PIPELINES = {
+    "image-quality-assessment": {
+        "impl": "pipeline_liqe.LIQEImageQualityPipeline",
+        "pt": ["AutoModel"],
+        "tf": [],
+        "type": "image",
+    }
+}
+
+# The Hub remote code: exactly these modules are shipped in a saved folder, flat, importing only each other
+# (relatively). `ship_remote_code` copies them and refuses a relative import of anything else.
+REMOTE_CODE_FILES = (
+    "configuration_liqe.py",
+    "modeling_liqe.py",
+    "image_processing_liqe.py",
+    "processing_liqe.py",
+    "losses.py",
+    "pipeline_liqe.py",  # the image-quality-assessment pipeline (config.json custom_pipelines)
+)
+
+
+def ship_remote_code(save_directory, module_file):
+    """Copy the remote-code files that sit beside `module_file` into `save_directory`; check the list is closed.
+
+    transformers copies a saved class's module and whatever it imports relatively; a relative import of a module
+    not in `REMOTE_CODE_FILES` would silently ship it (or, when absent, break the folder): refused here. In an
+    installed package all listed files sit together; loaded as remote code, only those already loaded do.
+    """
+    from transformers.dynamic_module_utils import get_relative_imports
+
+    source_dir = os.path.dirname(os.path.abspath(module_file))
+    os.makedirs(save_directory, exist_ok=True)
+    for name in REMOTE_CODE_FILES:
+        source = os.path.join(source_dir, name)
+        if not os.path.isfile(source):
+            continue
+        imported = {f"{module}.py" for module in get_relative_imports(source)}
+        stray = sorted(imported - set(REMOTE_CODE_FILES))
+        if stray:
+            raise RuntimeError(
+                f"{name} imports {', '.join(stray)} relatively, which is not Hub remote code (REMOTE_CODE_FILES in "
+                "configuration_liqe.py): import it lazily from the installed package instead"
+            )
+        destination = os.path.join(save_directory, name)
+        if not (os.path.exists(destination) and os.path.samefile(source, destination)):
+            shutil.copyfile(source, destination)
+
+
 class LIQEConfig(PretrainedConfig):
     r"""
     Configuration of a [`LIQEModel`]: a CLIP backbone and the label axes (quality, scene, distortion, or any
@@ -113,18 +185,12 @@ class LIQEConfig(PretrainedConfig):
         prompt_template (`str`, *optional*):
             A `str.format` template with one `{name}` field per axis.
         quality_axis (`str`, *optional*, defaults to `"quality"`):
-            Name of the axis whose weighted marginal is the score.
-        distortion_fine_to_class (`dict`, *optional*):
-            Map from the corpora's fine distortion labels to the distortion axis' classes.
-        patch_size (`int`, *optional*, defaults to 224): side of a square window.
-        num_test_patches (`int`, *optional*, defaults to 15): windows per image at test time.
-        num_train_patches (`int`, *optional*, defaults to 3): random windows per image at training time.
-        stride (`int`, *optional*, defaults to 32): grid stride for images under `large_image_side`.
-        large_stride (`int`, *optional*, defaults to 48): grid stride when a side is >= `large_image_side`.
-        large_image_side (`int`, *optional*, defaults to 1024): the inclusive threshold for `large_stride`.
-        resize_short_side (`int`, *optional*, defaults to 768): images with both sides >= this are resized so
-            that the short side equals it.
+            Name of the axis whose weighted marginal is the score. Its labels are also the config's `id2label`
+            (bad .. perfect for the paper's variants).
         text_chunk_size (`int`, *optional*, defaults to 128): prompts encoded at once (bounds peak memory).
+
+    The window geometry (224-px windows, strides, the 768-px resize) belongs to [`LIQEImageProcessor`], the only
+    code that reads it; `config.json` files written before it moved there still load (those keys are dropped).
 
     Example:
 
@@ -148,17 +214,11 @@ class LIQEConfig(PretrainedConfig):
         label_axes=None,
         prompt_template=None,
         quality_axis="quality",
-        distortion_fine_to_class=None,
-        patch_size=224,
-        num_test_patches=15,
-        num_train_patches=3,
-        stride=32,
-        large_stride=48,
-        large_image_side=1024,
-        resize_short_side=768,
         text_chunk_size=128,
         **kwargs,
     ):
+        for key in _MOVED_TO_IMAGE_PROCESSOR:
+            kwargs.pop(key, None)
         if clip_config is None:
             clip_config = CLIPConfig()
         elif isinstance(clip_config, dict):
@@ -172,19 +232,22 @@ class LIQEConfig(PretrainedConfig):
         self.label_axes = copy.deepcopy(label_axes if label_axes is not None else preset["label_axes"])
         self.prompt_template = prompt_template if prompt_template is not None else preset["prompt_template"]
         self.quality_axis = quality_axis
-        self.distortion_fine_to_class = dict(
-            distortion_fine_to_class if distortion_fine_to_class is not None else FINE_DISTORTION_TO_CLASS
-        )
-        self.patch_size = patch_size
-        self.num_test_patches = num_test_patches
-        self.num_train_patches = num_train_patches
-        self.stride = stride
-        self.large_stride = large_stride
-        self.large_image_side = large_image_side
-        self.resize_short_side = resize_short_side
         self.text_chunk_size = text_chunk_size
         self._validate_axes()
-        super().__init__(**kwargs)
+        # The quality levels name the labels (not transformers' LABEL_0, LABEL_1), also when an older config.json
+        # stored those defaults.
+        levels = self.label_axes[self.axis_names.index(quality_axis)]["labels"]
+        id2label = kwargs.pop("id2label", None)
+        if id2label is None or _is_default_id2label(id2label):
+            id2label = dict(enumerate(levels))
+            kwargs.pop("label2id", None)
+            kwargs.pop("num_labels", None)
+        if kwargs.get("label2id") is None:
+            kwargs["label2id"] = {label: int(key) for key, label in dict(id2label).items()}
+        # `pipeline("image-quality-assessment", model=folder, trust_remote_code=True)` finds the pipeline shipped
+        # with the remote code (pipeline_liqe.py, in REMOTE_CODE_FILES) through this entry.
+        kwargs.setdefault("custom_pipelines", dict(CUSTOM_PIPELINES))
+        super().__init__(id2label=id2label, **kwargs)
 
     def _validate_axes(self):
         names = [axis["name"] for axis in self.label_axes]
@@ -231,4 +294,4 @@ class LIQEConfig(PretrainedConfig):
         return build_prompts(self.label_axes, self.prompt_template)
 
 
-__all__ = ["LIQEConfig", "build_prompts"]
+__all__ = ["LIQEConfig", "build_prompts", "REMOTE_CODE_FILES", "ship_remote_code"]

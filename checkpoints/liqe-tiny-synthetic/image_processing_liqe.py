@@ -15,10 +15,32 @@ OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 # Modes whose samples are wider than 8 bits: Pillow's convert("RGB") clips them (a 16-bit PNG turns white).
 _WIDE_INTEGER_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
+# The image files the package reads (`liqe score` folders, the corpus builders): one list for all.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+# An upscaled image (short side under patch_size) with more pixels than this is never built: its windows are
+# resampled straight from the original (`resampled_window`, bit-identical to Pillow's full resize), so a
+# 3x5000 sliver costs kilobytes instead of the 250 MB of its 224x373333 upscale.
+MATERIALISED_UPSCALE_MAX_PIXELS = 1 << 22
+# Pillow's fixed-point precision for 8-bit resampling (libImaging/Resample.c).
+_PRECISION_BITS = 32 - 8 - 2
 
 
 class LIQEImageError(ValueError):
-    """An image that cannot be scored; the message names the file and the problem."""
+    """An image that cannot be scored; the message names the file and the problem.
+
+    `pixel_limit` is set (to the limit) when the image was refused for its number of pixels, so that callers
+    can say how to raise the limit in their own terms (`--max-image-pixels`, `max_image_pixels=`).
+    """
+
+    def __init__(self, message, pixel_limit=None):
+        super().__init__(message)
+        self.pixel_limit = pixel_limit
+
+
+def pixel_limit(max_image_pixels=None):
+    """The limit that applies: `max_image_pixels`, else Pillow's `Image.MAX_IMAGE_PIXELS`; None = no limit."""
+    limit = Image.MAX_IMAGE_PIXELS if max_image_pixels is None else max_image_pixels
+    return limit if limit and limit > 0 else None
 
 
 # Image.open consults Pillow's global pixel limit; it is lifted only while a header is read, under a lock,
@@ -34,7 +56,7 @@ def load_image(path, max_image_pixels=None):
     truncated file fails now, with its name. Thread-safe.
     """
     name = os.fspath(path)
-    limit = Image.MAX_IMAGE_PIXELS if max_image_pixels is None else max_image_pixels
+    limit = pixel_limit(max_image_pixels)
     try:
         if os.path.getsize(name) == 0:
             raise LIQEImageError(f"{name}: empty file (0 bytes)")
@@ -46,10 +68,11 @@ def load_image(path, max_image_pixels=None):
             finally:
                 Image.MAX_IMAGE_PIXELS = pillow_limit
         width, height = image.size
-        if limit and limit > 0 and width * height > limit:
+        if limit is not None and width * height > limit:
             raise LIQEImageError(
-                f"{name}: {width}x{height} = {width * height} pixels exceeds the limit of {limit} "
-                "(possible decompression bomb; pass a larger max_image_pixels to accept it)"
+                f"{name}: {width}x{height} = {width * height} pixels exceeds the pixel limit of {limit} "
+                "(possible decompression bomb)",
+                pixel_limit=limit,
             )
         image.seek(0)  # animated images: the first frame
         image.load()
@@ -68,6 +91,24 @@ def load_image(path, max_image_pixels=None):
     return image
 
 
+def _wide_samples_to_uint8(samples, divide_by_257):
+    """uint8 `clip(rint(samples [/ 257]), 0, 255)` of a 2-D array, in bands of ~1 M samples: a 89 M-pixel 16-bit
+    file never gets a whole float64 copy (700 MB). Integers divide exactly: (x + 128) // 257 == rint(x / 257),
+    since an integer over 257 (odd) is never half-way between two integers."""
+    converted = np.empty(samples.shape, dtype=np.uint8)
+    rows = max(1, (1 << 20) // max(1, samples.shape[1]))
+    for start in range(0, samples.shape[0], rows):
+        band = samples[start : start + rows]
+        if band.dtype.kind == "f":
+            band = np.rint(band)
+        else:
+            band = band.astype(np.int64)
+            if divide_by_257:
+                band = (band + 128) // 257
+        converted[start : start + rows] = np.clip(band, 0, 255)
+    return converted
+
+
 def to_rgb(image, apply_exif_orientation=True):
     """Convert any Pillow image to 8-bit RGB the way the reference does, plus wide-integer support.
 
@@ -82,13 +123,12 @@ def to_rgb(image, apply_exif_orientation=True):
     if apply_exif_orientation:
         image = ImageOps.exif_transpose(image)
     if image.mode in _WIDE_INTEGER_MODES:
-        samples = np.asarray(image).astype(np.float64)
+        samples = np.asarray(image)
         # "I" holds 16-bit PNG data on some Pillow versions; only rescale when values exceed 8 bits.
-        if image.mode != "I" or samples.max(initial=0) > 255:
-            samples = samples / 257.0
-        image = Image.fromarray(np.clip(np.rint(samples), 0, 255).astype(np.uint8), mode="L")
+        rescale = image.mode != "I" or samples.max(initial=0) > 255
+        image = Image.fromarray(_wide_samples_to_uint8(samples, rescale), mode="L")
     elif image.mode == "F":
-        image = Image.fromarray(np.clip(np.rint(np.asarray(image)), 0, 255).astype(np.uint8), mode="L")
+        image = Image.fromarray(_wide_samples_to_uint8(np.asarray(image), False), mode="L")
     if image.mode == "P" and "transparency" in image.info:
         # Same colours as a direct P -> RGB conversion, without Pillow's warning about palette transparency.
         image = image.convert("RGBA")
@@ -128,6 +168,46 @@ def pad_windows(windows):
     return pixel_values, patch_mask
 
 
+def _bilinear_coefficients(in_size, out_size, first, count):
+    """Pillow's bilinear taps for output pixels first .. first+count-1 of an in_size -> out_size resize:
+    (source indices (count, taps), fixed-point weights (count, taps)), computed as libImaging's
+    `precompute_coeffs` + `normalize_coeffs_8bpc` do, in the same float64 order."""
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = filterscale  # the bilinear filter's support is 1
+    taps = np.arange(int(np.ceil(support)) * 2 + 1)
+    center = (np.arange(first, first + count, dtype=np.float64) + 0.5) * scale
+    low = np.maximum((center - support + 0.5).astype(np.int64), 0)  # C's (int) cast; positive values
+    used = np.minimum((center + support + 0.5).astype(np.int64), in_size) - low
+    weights = np.maximum(1.0 - np.abs((low[:, None] + taps - center[:, None] + 0.5) / filterscale), 0.0)
+    weights = np.where(taps < used[:, None], weights, 0.0)
+    total = weights.sum(axis=1, keepdims=True)
+    weights = weights / np.where(total != 0.0, total, 1.0)
+    fixed = (0.5 + weights * (1 << _PRECISION_BITS)).astype(np.int64)  # bilinear weights are never negative
+    return np.minimum(low[:, None] + taps, in_size - 1), fixed
+
+
+def _round_to_uint8(accumulated):
+    return np.clip(accumulated >> _PRECISION_BITS, 0, 255).astype(np.uint8)
+
+
+def resampled_window(pixels, size, top, left, patch_size):
+    """The (patch_size, patch_size, 3) window at (top, left) of `pixels` (H, W, 3 uint8) bilinearly resized to
+    `size` (width, height), without building the resized image: bit-identical to
+    `np.asarray(Image.fromarray(pixels).resize(size, Image.BILINEAR))[top:top+S, left:left+S]` (Pillow's
+    two passes, horizontal then vertical, in its fixed-point arithmetic; tests check it shape by shape).
+    Only the source rows the window needs are read."""
+    height, width = pixels.shape[:2]
+    columns, column_weights = _bilinear_coefficients(width, size[0], left, patch_size)
+    rows, row_weights = _bilinear_coefficients(height, size[1], top, patch_size)
+    first, last = int(rows.min()), int(rows.max()) + 1
+    band = pixels[first:last].astype(np.int64)  # (source rows, width, 3)
+    half = 1 << (_PRECISION_BITS - 1)
+    horizontal = _round_to_uint8((band[:, columns] * column_weights[None, :, :, None]).sum(axis=2) + half)
+    vertical = (horizontal[rows - first].astype(np.int64) * row_weights[:, :, None, None]).sum(axis=1) + half
+    return _round_to_uint8(vertical)
+
+
 class LIQEImageProcessor(BaseImageProcessor):
     r"""
     Turns images into the 224x224 windows LIQE scores.
@@ -139,7 +219,10 @@ class LIQEImageProcessor(BaseImageProcessor):
     grid of full windows with stride `stride` (or `large_stride` when a side is >= `large_image_side`),
     row-major. Test time takes `num_test_patches` evenly spaced windows (all of them when there are fewer);
     training time flips horizontally with probability 1/2 and draws `num_train_patches` windows uniformly with
-    replacement. Only the chosen windows are ever cut out (the grid is never built in memory).
+    replacement. Only the chosen windows are ever cut out (the grid is never built in memory), and an upscaled
+    extreme-aspect image is never built either: its windows are resampled from the original, bit for bit as
+    the full resize would give them. `max_image_pixels` (default: Pillow's limit, ~89 M; 0 = none) bounds the
+    size of a decoded file and the size after the resize; a larger image raises [`LIQEImageError`] naming it.
 
     Returns a [`BatchFeature`] with `pixel_values` (batch, patches, 3, patch_size, patch_size), `patch_mask`
     (batch, patches; 0 marks padding when images have different window counts) and, on request,
@@ -179,9 +262,8 @@ class LIQEImageProcessor(BaseImageProcessor):
 
     @classmethod
     def from_liqe_config(cls, config, **kwargs):
-        """The image processor matching a [`LIQEConfig`]'s patch settings."""
-        names = ["patch_size", "num_test_patches", "num_train_patches", "stride", "large_stride", "large_image_side", "resize_short_side"]
-        return cls(**{name: getattr(config, name) for name in names}, **kwargs)
+        """The image processor for a [`LIQEConfig`]: the window geometry is the processor's own (not in the config)."""
+        return cls(**kwargs)
 
     # -- single-image steps -------------------------------------------------------------------------------
     def prepare_image(self, image):
@@ -196,21 +278,38 @@ class LIQEImageProcessor(BaseImageProcessor):
             raise TypeError(f"unsupported image type {type(image).__name__}")
         return to_rgb(image, self.apply_exif_orientation)
 
-    def resize(self, image):
-        width, height = image.size
+    def resized_size(self, width, height):
+        """(width, height) after the resize rule (the same size when the image is left as it is)."""
         short, long = min(width, height), max(width, height)
         if short < self.patch_size:
             target_short = self.patch_size
         elif short >= self.resize_short_side:
             target_short = self.resize_short_side
         else:
-            return image
+            return width, height
         # torchvision's Resize(int): the long side is truncated, not rounded (1000x872 -> 880x768).
         target_long = int(target_short * long / short)
-        size = (target_short, target_long) if width <= height else (target_long, target_short)
-        if size == (width, height):
+        return (target_short, target_long) if width <= height else (target_long, target_short)
+
+    def resize(self, image):
+        size = self.resized_size(*image.size)
+        if size == image.size:
             return image
         return image.resize(size, Image.BILINEAR)
+
+    def check_resized_pixels(self, original_size, resized_size, name=None):
+        """Refuse an image whose RESIZED size exceeds the pixel limit (`max_image_pixels`, default Pillow's):
+        a 40000x2 sliver would become 4480000x224, a gigapixel, to reach the window size."""
+        limit = pixel_limit(self.max_image_pixels)
+        pixels = resized_size[0] * resized_size[1]
+        if limit is None or pixels <= limit:
+            return
+        what = f"{name}: " if name is not None else ""
+        raise LIQEImageError(
+            f"{what}{original_size[0]}x{original_size[1]} would be resized to {resized_size[0]}x{resized_size[1]} "
+            f"= {pixels} pixels (short side {min(resized_size)}), over the pixel limit of {limit}",
+            pixel_limit=limit,
+        )
 
     def window_positions(self, height, width, training=False, generator=None):
         """Top-left corners (top, left) of the windows to cut from a (resized) image of this size."""
@@ -225,11 +324,28 @@ class LIQEImageProcessor(BaseImageProcessor):
 
     def cut_windows(self, image, positions):
         """The windows at `positions`, normalised: float32 (patches, 3, patch_size, patch_size)."""
-        pixels = np.asarray(image)
         size = self.patch_size
-        crops = np.stack([pixels[top : top + size, left : left + size] for top, left in positions])
+        # Crop window by window: a long image (700x20000 escapes the resize) is never copied whole.
+        crops = np.stack([np.asarray(image.crop((left, top, left + size, top + size))) for top, left in positions])
+        return self.normalize_windows(crops)
+
+    def resampled_windows(self, image, size, positions, flip=False):
+        """`cut_windows(image.resize(size, BILINEAR) [flipped left-right], positions)`, bit for bit, without
+        building the resized image (see `resampled_window`); for upscaled extreme-aspect images."""
+        pixels = np.asarray(image)
+        patch = self.patch_size
+        crops = []
+        for top, left in positions:
+            if flip:  # the window of the flipped image is the mirrored window, flipped
+                crops.append(resampled_window(pixels, size, top, size[0] - patch - left, patch)[:, ::-1])
+            else:
+                crops.append(resampled_window(pixels, size, top, left, patch))
+        return self.normalize_windows(np.stack(crops))
+
+    def normalize_windows(self, crops):
+        """(patches, S, S, 3) uint8 → float32 (patches, 3, S, S), normalised with the CLIP mean and std."""
         # Same arithmetic and order as torchvision's ToTensor + Normalize (float32 x / 255, then (x - m) / s).
-        windows = torch.from_numpy(crops).permute(0, 3, 1, 2).to(torch.float32).div(255)
+        windows = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).to(torch.float32).div(255)
         mean = torch.tensor(self.image_mean, dtype=torch.float32)[:, None, None]
         std = torch.tensor(self.image_std, dtype=torch.float32)[:, None, None]
         return windows.sub_(mean).div_(std)
@@ -255,14 +371,20 @@ class LIQEImageProcessor(BaseImageProcessor):
             generator = np.random.default_rng(seed)
         all_windows, boxes, processed_sizes, original_sizes = [], [], [], []
         for image in images:
+            name = os.fspath(image) if isinstance(image, (str, os.PathLike)) else None
             image = self.prepare_image(image)
             original_sizes.append([image.size[1], image.size[0]])
-            image = self.resize(image)
-            if training and generator.random() < 0.5:
-                image = image.transpose(Image.FLIP_LEFT_RIGHT)
-            width, height = image.size
+            width, height = size = self.resized_size(*image.size)
+            self.check_resized_pixels(image.size, size, name)
+            flip = training and generator.random() < 0.5
             positions = self.window_positions(height, width, training, generator)
-            all_windows.append(self.cut_windows(image, positions))
+            if min(image.size) < self.patch_size and width * height > MATERIALISED_UPSCALE_MAX_PIXELS:
+                all_windows.append(self.resampled_windows(image, size, positions, flip))
+            else:
+                image = self.resize(image)
+                if flip:
+                    image = image.transpose(Image.FLIP_LEFT_RIGHT)
+                all_windows.append(self.cut_windows(image, positions))
             boxes.append([[left, top, left + self.patch_size, top + self.patch_size] for top, left in positions])
             processed_sizes.append([height, width])
         pixel_values, patch_mask = pad_windows(all_windows)
@@ -276,4 +398,15 @@ class LIQEImageProcessor(BaseImageProcessor):
         return BatchFeature(data=data)
 
 
-__all__ = ["LIQEImageProcessor", "pad_windows", "LIQEImageError", "load_image", "to_rgb", "window_grid", "select_test_windows"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "LIQEImageError",
+    "LIQEImageProcessor",
+    "load_image",
+    "pad_windows",
+    "pixel_limit",
+    "resampled_window",
+    "select_test_windows",
+    "to_rgb",
+    "window_grid",
+]

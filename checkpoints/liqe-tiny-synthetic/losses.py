@@ -10,6 +10,9 @@ Differences from the authors' code, on purpose (each is tested):
   With no pair at all the loss is 0 (still attached to the graph, so backward works).
 - DWA averages each task's loss over the steps an epoch actually ran (the reference divides by a fixed
   number of steps) and never calls `np.sum` on a generator (which crashes under numpy >= 2.4).
+- DWA's ratio L_k(t-1) / L_k(t-2) is taken as 1 (no change) for a task whose epoch mean before is 0 or not
+  finite, or whose last epoch mean is not finite (a task with no finite step in an epoch: mean NaN). The
+  reference divides by zero there (inf weights) or propagates NaN into EVERY task's weight.
 """
 
 import math
@@ -90,11 +93,21 @@ def single_label_fidelity_loss(probs, labels):
     return (1 - torch.sqrt(probs * labels.to(probs.dtype) + FIDELITY_EPS).sum(dim=1)).mean()
 
 
+def _loss_ratio(previous, before):
+    """L(t-1) / L(t-2), or 1 when it is undefined (a zero or non-finite mean before, a non-finite mean after)."""
+    if not (math.isfinite(previous) and math.isfinite(before)) or before == 0:
+        return 1.0
+    ratio = previous / before
+    return ratio if math.isfinite(ratio) else 1.0
+
+
 class DynamicWeightAverage:
     """Dynamic Weight Average (Liu et al., 2019) as LIQE uses it: K tasks, temperature T.
 
     Call `weights()` for the current epoch's lambdas (constant within an epoch), `record(losses)` after
-    each step, and `end_epoch()` when an epoch finishes. Epochs 0 and 1 weigh every task 1. The state is a
+    each step, and `end_epoch()` when an epoch finishes. Epochs 0 and 1 weigh every task 1. A task whose loss
+    ratio is undefined (mean 0 or non-finite before, or no finite step in the last epoch) counts with ratio 1,
+    so the weights stay finite and sum to the number of tasks. The state is a
     plain dict (`state_dict` / `load_state_dict`) so a resumed run continues with the same weights.
     """
 
@@ -109,13 +122,17 @@ class DynamicWeightAverage:
         if len(self.epoch_means) < 2:
             return [1.0] * self.num_tasks
         previous, before = self.epoch_means[-1], self.epoch_means[-2]
-        ratios = [previous[k] / before[k] for k in range(self.num_tasks)]
-        exps = [math.exp(ratio / self.temperature) for ratio in ratios]
+        ratios = [_loss_ratio(previous[k], before[k]) for k in range(self.num_tasks)]
+        top = max(ratios)  # softmax shifted by its maximum: a huge finite ratio must not overflow math.exp
+        exps = [math.exp((ratio - top) / self.temperature) for ratio in ratios]
         total = sum(exps)
         return [self.num_tasks * value / total for value in exps]
 
     def record(self, losses):
         """Add one step's unweighted task losses (floats or 0-d tensors); NaN losses are not averaged in."""
+        losses = list(losses)
+        if len(losses) != self.num_tasks:
+            raise ValueError(f"DynamicWeightAverage has {self.num_tasks} tasks, got {len(losses)} losses")
         for k, loss in enumerate(losses):
             value = float(loss)
             if math.isfinite(value):

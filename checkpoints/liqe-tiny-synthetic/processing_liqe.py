@@ -8,7 +8,7 @@ import os
 import transformers
 from transformers.processing_utils import ProcessorMixin
 
-from .configuration_liqe import build_prompts
+from .configuration_liqe import build_prompts, ship_remote_code
 
 
 class LIQEProcessor(ProcessorMixin):
@@ -83,6 +83,12 @@ class LIQEProcessor(ProcessorMixin):
         super().to_json_file(json_file_path)
         if os.path.basename(json_file_path) == "processor_config.json" and self.image_processor is not None:
             self.image_processor.to_json_file(os.path.join(os.path.dirname(json_file_path), "preprocessor_config.json"))
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """As `ProcessorMixin.save_pretrained`, shipping exactly the remote-code files (`REMOTE_CODE_FILES`)."""
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        ship_remote_code(save_directory, __file__)
+        return result
 
     @property
     def model_input_names(self):

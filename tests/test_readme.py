@@ -42,14 +42,16 @@ def test_readme_examples_run_as_written(tmp_path, monkeypatch, capsys):
     from datasets_scripts.synthetic import build_synthetic_corpus
     from modeling_liqe.cli import main
 
-    (tmp_path / "tests").symlink_to(REPO_ROOT / "tests")  # the README's paths are relative to a checkout
+    for name in ("tests", "checkpoints"):  # the README's paths are relative to a checkout
+        (tmp_path / name).symlink_to(REPO_ROOT / name)
     monkeypatch.chdir(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
 
-    # the quick start after its installs: `liqe init liqe-random ...`, `liqe score --model liqe-random ...`
-    # (run in this process; tests/modeling_liqe/test_cli.py runs `liqe` as a real process)
+    # the quick start after its installs: `liqe score tests/fixtures/images` with the default model, the demo
+    # checkpoint (run in this process; tests/modeling_liqe/test_cli.py runs `liqe` as a real process)
+    monkeypatch.delenv("LIQE_MODEL", raising=False)
     quick_start = set_up_commands()[0].split(" && ")[4:]
-    assert [step.split()[:2] for step in quick_start] == [["liqe", "init"], ["liqe", "score"]]
+    assert [step.split()[:2] for step in quick_start] == [["liqe", "score"]]
     for step in quick_start:
         capsys.readouterr()
         assert main(shlex.split(step)[1:]) == 0, (step, capsys.readouterr().err)

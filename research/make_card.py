@@ -55,7 +55,7 @@ train on the real corpora (`configs/liqe_six_corpora.yaml`).
 ## How it was trained (one command)
 
 ```bash
-PYTHONPATH=. python research/train_demo.py --config configs/synthetic_demo_nss.yaml --out OUT
+PYTHONPATH=. python research/train_demo.py --config research/synthetic_demo_nss.yaml --out OUT
 # then: cp -r OUT/model checkpoints/liqe-tiny-synthetic
 ```
 

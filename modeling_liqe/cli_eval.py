@@ -18,6 +18,10 @@ from pathlib import Path
 FORMATS = ("markdown", "csv", "json")
 
 
+# The splits an analysis command can read: one of a session's three, or all of them.
+SPLIT_CHOICES = ("train", "validation", "test", "all")
+
+
 def add_scoring_options(parser):
     """--cache, --device, --batch-size: how scores are obtained (shared by eval, realign and gmad)."""
     parser.add_argument("--cache", metavar="FILE", default=None,
@@ -83,7 +87,7 @@ def add_parser(subparsers):
                                "several (default: the data files' partition)")
     sessions.add_argument("--all-sessions", action="store_true",
                           help="every LIQE session the corpora have split tables for")
-    parser.add_argument("--split", choices=("train", "validation", "test", "all"), default="test",
+    parser.add_argument("--split", choices=SPLIT_CHOICES, default="test",
                         help="which split of each session (default: test)")
     parser.add_argument("--by", choices=("distortion",), default=None,
                         help="also per distortion class, with the within-(reference, distortion) SRCC of score vs "

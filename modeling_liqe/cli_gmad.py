@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli_eval import add_scoring_options, open_cache_and_scorers, report_scoring
+from .cli_eval import SPLIT_CHOICES, add_scoring_options, open_cache_and_scorers, report_scoring
 
 
 def add_parser(subparsers):
@@ -34,12 +34,12 @@ def add_parser(subparsers):
                         help="a competing model (at least two)")
     parser.add_argument("--pool", required=True, metavar="PATH",
                         help="folder of images (recursive) or converted corpus folder (labels ignored unless --judge)")
-    parser.add_argument("--pool-split", default="all", choices=("train", "validation", "test", "all"),
+    parser.add_argument("--pool-split", default="all", choices=SPLIT_CHOICES,
                         help="with a converted corpus as pool: which split (default: all)")
     parser.add_argument("--anchor", metavar="CORPUS",
                         help="converted corpus with MOS: each model's logistic onto its MOS scale (default: raw "
                              "1-5 LIQE scores)")
-    parser.add_argument("--anchor-split", default="all", choices=("train", "validation", "test", "all"),
+    parser.add_argument("--anchor-split", default="all", choices=SPLIT_CHOICES,
                         help="split of the anchor corpus (default: all)")
     parser.add_argument("--levels", type=int, default=6, metavar="L", help="levels per defender (default: 6)")
     window = parser.add_mutually_exclusive_group()

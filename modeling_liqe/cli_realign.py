@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli_eval import add_scoring_options, open_cache_and_scorers, report_scoring
+from .cli_eval import SPLIT_CHOICES, add_scoring_options, open_cache_and_scorers, report_scoring
 
 
 def add_parser(subparsers):
@@ -36,9 +36,9 @@ def add_parser(subparsers):
                         help="converted corpus folder (repeat; at least two to realign)")
     parser.add_argument("--session", default=None, metavar="S",
                         help="LIQE session number or split-table name (default: the data files' partition)")
-    parser.add_argument("--fit-split", default="train", choices=("train", "validation", "test", "all"),
+    parser.add_argument("--fit-split", default="train", choices=SPLIT_CHOICES,
                         help="split the logistics are fitted on (default: train)")
-    parser.add_argument("--eval-split", default="test", choices=("train", "validation", "test", "all"),
+    parser.add_argument("--eval-split", default="test", choices=SPLIT_CHOICES,
                         help="split the realignment is judged on (default: test)")
     parser.add_argument("--params", metavar="FILE", help="apply a saved realign_params.json instead of fitting")
     parser.add_argument("--output-dir", required=True, metavar="DIR", help="where the reports and plots go")

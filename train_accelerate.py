@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from modeling_liqe.evaluation import evaluate_corpora, flatten, mean_over_corpora
-from modeling_liqe.losses import quality_ranking_loss
+from modeling_liqe.losses import quality_level_cross_entropy, quality_ranking_loss
 from modeling_liqe.train_data import eval_dataloader, load_corpora, train_dataloader
 from modeling_liqe.train_state import TrainingState
 
@@ -53,6 +53,7 @@ logger = get_logger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "synthetic_demo.yaml"
 CHECKPOINT_PREFIX = "checkpoint-"
+LADDER_CORPUS = "ladders"  # the name under which on-the-fly ladders are counted (pairs, errors)
 # DWA task order of the spec: quality, distortion, scene.
 TASKS = (("quality", "loss_quality"), ("distortion", "loss_distortion"), ("scene", "loss_scene"))
 
@@ -82,6 +83,21 @@ class ModelArguments:
     )
     learnable_logit_scale: bool = field(default=False, metadata={"help": "Train the logit scale (the paper freezes it)."})
     freeze_text_tower: bool = field(default=False, metadata={"help": "Keep the text tower (and its projection) fixed."})
+    max_logit_scale: float = field(
+        default=100.0, metadata={"help": "A learnable logit scale is clamped to ln of this after every step (CLIP's 100)."})
+    vision_init: str = field(
+        default="random",
+        metadata={"help": "From scratch: 'random' (CLIP's initialisation) or 'nss', the hand-built natural-scene-"
+                          "statistics start (modeling_liqe/nss_init.py: a filter bank and two fixed blocks; needs "
+                          "patch 32 or 16, >= 2 vision layers, width >= 192), standardised on training ladders."},
+    )
+    nss_calibration_ladders: int = field(default=12, metadata={"help": "vision_init nss: ladders to standardise on."})
+    freeze: List[str] = field(
+        default_factory=list,
+        metadata={"help": "Regular expressions: parameters whose name matches one (re.search) stay fixed, e.g. "
+                          "'clip\\.vision_model\\.embeddings'. 'nss_front' names the NSS start's fixed part (filter "
+                          "bank, blocks 1-2, and the attention of later blocks, which the construction keeps at zero)."},
+    )
 
 
 @dataclass
@@ -112,6 +128,22 @@ class DataArguments:
     synthetic_distortions: List[int] = field(default_factory=list, metadata={"help": "Synthetic corpus: KADID type ids (default: all 25)."})
     synthetic_image_size: int = field(default=384, metadata={"help": "Synthetic corpus: image side (px)."})
     synthetic_seed: int = field(default=0, metadata={"help": "Synthetic corpus: seed of distortions and split."})
+    train_source: str = field(
+        default="corpora",
+        metadata={"help": "'corpora': the training splits of dataset_names (the paper). 'ladders': level ladders of "
+                          "bundled photos generated on the fly (modeling_liqe/ladder_data.py), ranking pairs inside a "
+                          "ladder; dataset_names are then only evaluated."},
+    )
+    ladders_per_step: int = field(default=16, metadata={"help": "ladders: ladders a step and process (6 images each)."})
+    new_ladders_per_step: int = field(default=1, metadata={"help": "ladders: new ones a step; the rest are re-drawn from the pool."})
+    ladder_pool: int = field(default=256, metadata={"help": "ladders: re-draws come from this many recent ladders."})
+    ladder_distortions: List[int] = field(default_factory=list, metadata={"help": "ladders: KADID type ids (default: all 25)."})
+    cache_frozen_front: bool = field(
+        default=False,
+        metadata={"help": "ladders with the NSS start and freeze nss_front: the DataLoader worker runs the fixed front "
+                          "once per image and the step trains from its output (modeling_liqe/frozen_front.py; same "
+                          "maths, checked at start, ~10x faster)."},
+    )
 
 
 @dataclass
@@ -141,11 +173,23 @@ class TrainingArguments:
     max_grad_norm: Optional[float] = field(default=None, metadata={"help": "Clip the gradient norm (unset or 0: no clipping)."})
     mixed_precision: Optional[str] = field(default=None, metadata={"help": "no, fp16, bf16 (default: accelerate's config)."})
     dwa_temperature: float = field(default=2.0, metadata={"help": "Dynamic Weight Average temperature T."})
+    task_weighting: str = field(default="dwa", metadata={"help": "'dwa' (the paper) or 'fixed' (every task weight 1)."})
+    quality_ce_weight: float = field(
+        default=0.0,
+        metadata={"help": "Weight of an extra loss (not in the paper): cross-entropy of the quality marginal against "
+                          "round(MOS) as a level 1..5; only for MOS on a 1-5 scale (the synthetic corpus, ladders)."},
+    )
     checkpointing_steps: Optional[int] = field(default=None, metadata={"help": "Also save_state every N optimizer steps."})
     checkpoint_every_epoch: bool = field(default=True, metadata={"help": "save_state at the end of every epoch."})
     checkpoints_total_limit: Optional[int] = field(default=None, metadata={"help": "Keep only the newest N checkpoints."})
     resume_from_checkpoint: Optional[str] = field(default=None, metadata={"help": "'latest' or a checkpoint folder."})
     eval_every_epochs: int = field(default=1, metadata={"help": "Evaluate every N epochs (and after the last step)."})
+    torch_threads: Optional[int] = field(
+        default=None,
+        metadata={"help": "Torch threads of each training process (default: what the launcher set, e.g. accelerate's "
+                          "--num_cpu_threads_per_process). 1 suits a small model on a busy CPU: measured 0.06 s a step "
+                          "against 0.49 s with 2 threads for the demo recipe on this project's 2-core machine."},
+    )
     report_to: str = field(default="none", metadata={"help": "Trackers: none, all, or a comma list (tensorboard, trackio, wandb, ...)."})
     project_name: str = field(default="liqe", metadata={"help": "Tracker project name."})
     logging_steps: int = field(default=10, metadata={"help": "Log to the console every N steps."})
@@ -240,14 +284,57 @@ def build_model(model_args, seed):
         model, processor = prepare_model_and_processor(model)
         logit_scale = CLIP_LOGIT_SCALE if model_args.logit_scale_init is None else model_args.logit_scale_init
         description = f"trained from random weights at the {model_args.geometry} geometry"
+        if model_args.vision_init == "nss":
+            from modeling_liqe.ladder_data import calibration_windows
+            from modeling_liqe.nss_init import nss_init_
+
+            image_processor = processor.image_processor
+            calibration = calibration_windows(
+                model_args.nss_calibration_ladders, config.clip_config.vision_config.image_size,
+                image_processor.image_mean, image_processor.image_std, seed=seed,
+            )
+            nss_init_(model, seed=seed, calibration_images=calibration)
+            description = (f"trained from the hand-built natural-scene-statistics start (modeling_liqe/nss_init.py) "
+                           f"at the {model_args.geometry} geometry, no pretrained weights")
+    if model_args.vision_init not in ("random", "nss"):
+        raise SystemExit(f"--vision_init must be 'random' or 'nss', got {model_args.vision_init!r}")
+    if model_args.vision_init == "nss" and source:
+        raise SystemExit("--vision_init nss builds a vision tower from scratch: do not give --model_name_or_path with it")
     if logit_scale is not None:
         set_logit_scale(model, logit_scale)
     model.clip.logit_scale.requires_grad_(model_args.learnable_logit_scale)
     if model_args.freeze_text_tower:
         for parameter in text_parameters(model):
             parameter.requires_grad_(False)
+    freeze_parameters(model, model_args.freeze)
     model.train()
     return model, processor, description
+
+
+def freeze_parameters(model, patterns):
+    """Fix every parameter whose name matches one of `patterns` (re.search). 'nss_front' names the part of the
+    NSS start (modeling_liqe/nss_init.py) that must stay as built: the filter bank, blocks 1-2, and the attention
+    of later blocks (kept at zero, so their MLPs see each token alone)."""
+    from modeling_liqe.frozen_front import front_freeze_patterns
+
+    expanded = []
+    for pattern in patterns or ():
+        expanded.extend(front_freeze_patterns() if pattern == "nss_front" else (pattern,))
+    compiled = []
+    for pattern in expanded:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as error:
+            raise SystemExit(f"--freeze: {pattern!r} is not a regular expression: {error}")
+    matched = {pattern.pattern: 0 for pattern in compiled}
+    for name, parameter in model.named_parameters():
+        for pattern in compiled:
+            if pattern.search(name):
+                parameter.requires_grad_(False)
+                matched[pattern.pattern] += 1
+    unused = [pattern for pattern, count in matched.items() if count == 0]
+    if unused:
+        raise SystemExit(f"--freeze: no parameter matches {unused} (names look like 'clip.vision_model.encoder.layers.0.mlp.fc1.weight')")
 
 
 def text_parameters(model):
@@ -394,8 +481,12 @@ def push_folder_to_hub(folder, repo_id, private=True, token=None):
 
 
 # -- steps ----------------------------------------------------------------------------------------------------------
-def diagnose_non_finite(output, batch, corpus_names):
-    """Which corpora of a step give a non-finite score or quality loss (all of them when none stands out)."""
+def diagnose_non_finite(output, batch, corpus_names=None):
+    """Which corpora of a step give a non-finite score or quality loss (all of them when none stands out).
+    Without `corpus_names` the groups are the ladders of a ladder batch."""
+    def name(group):
+        return corpus_names[group] if corpus_names is not None else f"{LADDER_CORPUS} (ladder {group} of the step)"
+
     bad = []
     corpus_ids = batch["corpus_ids"]
     for corpus in corpus_ids.unique().tolist():
@@ -403,8 +494,14 @@ def diagnose_non_finite(output, batch, corpus_names):
         scores = output.score.detach()[rows]
         loss = quality_ranking_loss(scores, batch["mos"][rows].to(scores.device))
         if not (bool(torch.isfinite(scores).all()) and bool(torch.isfinite(loss))):
-            bad.append(corpus_names[corpus])
-    return bad or [corpus_names[c] for c in corpus_ids.unique().tolist()]
+            bad.append(name(corpus))
+    return bad or [name(c) for c in corpus_ids.unique().tolist()]
+
+
+def clamp_logit_scale(model, maximum):
+    """Keep a learnable logit scale in [0, ln maximum], as CLIP training clamps it at 100."""
+    with torch.no_grad():
+        model.clip.logit_scale.clamp_(0.0, math.log(maximum))
 
 
 def check_epoch_pairs(state, epoch):
@@ -451,6 +548,8 @@ def main(argv=None):
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
     set_seed(training_args.seed)
+    if training_args.torch_threads:
+        torch.set_num_threads(training_args.torch_threads)
 
     # Corpora: the main process builds the synthetic corpus first when needed; every process then reads them.
     ensure_synthetic_corpus(data_args, accelerator)
@@ -475,6 +574,21 @@ def main(argv=None):
     num_epochs = math.ceil(total_steps / steps_per_epoch)
     accumulation = training_args.gradient_accumulation_steps
 
+    trainable = model
+    if data_args.cache_frozen_front:
+        if data_args.train_source != "ladders":
+            raise SystemExit("--cache_frozen_front needs --train_source ladders")
+        from modeling_liqe.frozen_front import FrontCachedLIQE, FrozenFront, check_front_cache_exact
+        from modeling_liqe.ladder_data import calibration_windows
+
+        try:
+            trainable = FrontCachedLIQE(model)
+        except ValueError as error:
+            raise SystemExit(f"--cache_frozen_front: {error} (use --vision_init nss --freeze nss_front)")
+        probe = calibration_windows(2, model.config.clip_config.vision_config.image_size, image_processor.image_mean,
+                                    image_processor.image_std, seed=training_args.seed + 1)
+        difference = check_front_cache_exact(model, probe)
+        logger.info(f"training from the cached frozen front (max |cosine difference| to LIQEModel.forward {difference:.2g})")
     optimizer = torch.optim.AdamW(
         parameter_groups(model, training_args), lr=training_args.learning_rate, weight_decay=training_args.weight_decay,
         betas=(training_args.adam_beta1, training_args.adam_beta2), eps=training_args.adam_epsilon,
@@ -488,7 +602,12 @@ def main(argv=None):
         for index, corpus in enumerate(corpora)
     }
     # The training DataLoader is not prepared: its sampler already gives each process its own batches.
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model, optimizer, scheduler = accelerator.prepare(trainable, optimizer, scheduler)
+
+    def liqe_model():
+        """The LIQEModel being trained (unwrapped from DDP and from the cached-front wrapper)."""
+        unwrapped = accelerator.unwrap_model(model)
+        return unwrapped.model if data_args.cache_frozen_front else unwrapped
     eval_loaders = {name: {split: accelerator.prepare(loader) for split, loader in splits.items()}
                     for name, splits in eval_loaders.items()}
 
@@ -497,7 +616,24 @@ def main(argv=None):
         "num_processes": accelerator.num_processes, "gradient_accumulation_steps": accumulation,
         "steps_per_epoch": steps_per_epoch,
     }
-    state = TrainingState(corpus_names, data_plan, num_tasks=len(tasks), temperature=training_args.dwa_temperature)
+    ladders = None
+    if data_args.train_source == "ladders":
+        from modeling_liqe.ladder_data import LadderBatches
+
+        ladders = LadderBatches(
+            data_args.ladders_per_step, data_args.new_ladders_per_step, data_args.ladder_pool, seed=training_args.seed,
+            rank=accelerator.process_index, crop_size=liqe_model().config.clip_config.vision_config.image_size,
+            image_mean=image_processor.image_mean, image_std=image_processor.image_std,
+            type_ids=data_args.ladder_distortions or None,
+            front=FrozenFront(liqe_model()) if data_args.cache_frozen_front else None,
+        )
+        data_plan["ladders"] = [data_args.ladders_per_step, data_args.new_ladders_per_step, data_args.ladder_pool,
+                                list(data_args.ladder_distortions), data_args.cache_frozen_front]
+    elif data_args.train_source != "corpora":
+        raise SystemExit(f"--train_source must be 'corpora' or 'ladders', got {data_args.train_source!r}")
+    # The ranking loss's groups: the corpora, or (ladders) one group per ladder, all counted as one "corpus".
+    pair_names = corpus_names if ladders is None else [LADDER_CORPUS]
+    state = TrainingState(pair_names, data_plan, num_tasks=len(tasks), temperature=training_args.dwa_temperature)
     accelerator.register_for_checkpointing(state)
 
     if training_args.resume_from_checkpoint:
@@ -523,11 +659,17 @@ def main(argv=None):
     for epoch in range(len(state.dwa.epoch_means), num_epochs):
         epoch_end = min((epoch + 1) * steps_per_epoch, total_steps)
         model.train()
-        loader = train_dataloader(
-            corpora, image_processor, training_args.seed, start_step=state.completed_steps * accumulation,
-            end_step=epoch_end * accumulation, rank=accelerator.process_index, num_replicas=accelerator.num_processes,
-            num_workers=data_args.dataloader_num_workers,
-        )
+        if ladders is None:
+            loader = train_dataloader(
+                corpora, image_processor, training_args.seed, start_step=state.completed_steps * accumulation,
+                end_step=epoch_end * accumulation, rank=accelerator.process_index, num_replicas=accelerator.num_processes,
+                num_workers=data_args.dataloader_num_workers,
+            )
+        else:
+            from modeling_liqe.ladder_data import ladder_dataloader
+
+            loader = ladder_dataloader(ladders, state.completed_steps * accumulation, epoch_end * accumulation,
+                                       num_workers=data_args.dataloader_num_workers)
         started = time.perf_counter()
         for batch in loader:
             batch = {key: value.to(accelerator.device) for key, value in batch.items()}
@@ -535,6 +677,11 @@ def main(argv=None):
             with accelerator.accumulate(model):
                 output = model(**batch)
                 losses = [getattr(output, key) for _, key in tasks]
+                if training_args.quality_ce_weight:
+                    # Not in the paper (research/LOG.md): anchors the quality marginal to the level, which the
+                    # order-only ranking loss leaves free; folded into the quality task.
+                    ce = quality_level_cross_entropy(output.quality_probs, batch["mos"])
+                    losses[0] = losses[0] + training_args.quality_ce_weight * ce if losses[0] is not None else ce
                 present = [loss is not None for loss in losses]
                 values = torch.stack([loss.detach().float() if loss is not None else torch.zeros((), device=accelerator.device)
                                       for loss in losses])
@@ -546,13 +693,13 @@ def main(argv=None):
                 finite = bool(torch.isfinite(torch.where(all_present, all_values, torch.zeros_like(all_values))).all())
                 if not finite:
                     names = [task for (task, _), p, v in zip(tasks, present, values.tolist()) if p and not math.isfinite(v)]
-                    where = diagnose_non_finite(output, batch, corpus_names) if names else []
+                    where = diagnose_non_finite(output, batch, pair_names if ladders is None else None) if names else []
                     raise TrainingError(
                         f"step {step}: non-finite loss ({', '.join(f'{t}={v}' for (t, _), v in zip(tasks, values.tolist()))}) "
                         + (f"from corpus {', '.join(where)}" if where else "on another process")
                         + "; stopping before the optimizer step, no weights saved from it"
                     )
-                weights = state.dwa.weights()
+                weights = state.dwa.weights() if training_args.task_weighting == "dwa" else [1.0] * len(tasks)
                 total = sum(w * loss for w, loss, p in zip(weights, losses, present) if p)
                 accelerator.backward(total)
                 if accelerator.sync_gradients and training_args.max_grad_norm:
@@ -561,14 +708,19 @@ def main(argv=None):
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
+                if accelerator.sync_gradients and model_args.learnable_logit_scale:
+                    clamp_logit_scale(liqe_model(), model_args.max_logit_scale)
 
             means = []
             for k in range(len(tasks)):
                 column = all_values[:, k][all_present[:, k]]
                 means.append(float(column.mean()) if column.numel() else float("nan"))
             state.dwa.record(means)
-            counts = torch.bincount(batch["corpus_ids"].cpu(), minlength=len(corpora)).tolist()
-            state.record_pairs({name: count for name, count in zip(corpus_names, counts)})
+            counts = torch.bincount(batch["corpus_ids"].cpu()).tolist()
+            if ladders is None:
+                state.record_pairs(list(zip(corpus_names, counts)))
+            else:
+                state.record_pairs([(LADDER_CORPUS, count) for count in counts])
 
             if not accelerator.sync_gradients:
                 continue
@@ -600,7 +752,8 @@ def main(argv=None):
             logger.info(f"epoch {epoch}: mean task losses " + " ".join(f"{t} {m:.4f}" for (t, _), m in zip(tasks, means)))
         last = state.completed_steps >= total_steps
         if (full_epoch and (epoch + 1) % training_args.eval_every_epochs == 0) or last:
-            results, predictions = evaluate_corpora(model, eval_loaders, accelerator, return_predictions=True)
+            results, predictions = evaluate_corpora(liqe_model() if data_args.cache_frozen_front else model, eval_loaders,
+                                                    accelerator, return_predictions=True)
             model.train()
             last_results = results
             mean_srcc = mean_over_corpora(results, "validation", "srcc")
@@ -619,8 +772,8 @@ def main(argv=None):
             if better or (state.best_step is None and not math.isfinite(state.best_metric) and last):
                 state.best_metric = mean_srcc if math.isfinite(mean_srcc) else state.best_metric
                 state.best_step = state.completed_steps
-                card = model_index_card(accelerator.unwrap_model(model), results, corpora, description, training_args, state.completed_steps)
-                save_model_folder(accelerator, model, processor, output_dir / "best_model", card)
+                card = model_index_card(liqe_model(), results, corpora, description, training_args, state.completed_steps)
+                save_model_folder(accelerator, liqe_model(), processor, output_dir / "best_model", card)
                 logger.info(f"new best model (mean validation SRCC {mean_srcc:.4f}) in {output_dir / 'best_model'}")
         if full_epoch and training_args.checkpoint_every_epoch:
             save_checkpoint(accelerator, output_dir, state.completed_steps, training_args.checkpoints_total_limit)
@@ -628,8 +781,8 @@ def main(argv=None):
             break
     progress.close()
 
-    card = model_index_card(accelerator.unwrap_model(model), last_results or {}, corpora, description, training_args, state.completed_steps)
-    save_model_folder(accelerator, model, processor, output_dir / "final_model", card)
+    card = model_index_card(liqe_model(), last_results or {}, corpora, description, training_args, state.completed_steps)
+    save_model_folder(accelerator, liqe_model(), processor, output_dir / "final_model", card)
     if training_args.push_to_hub and accelerator.is_main_process:
         if not (output_dir / "best_model").is_dir():
             raise TrainingError("--push_to_hub: no best_model folder was written (no evaluation ran)")

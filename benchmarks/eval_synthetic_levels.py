@@ -5,7 +5,8 @@
         [--config configs/synthetic_demo.yaml] [--corpus data/synthetic] [--split test]
 
 Scores the held-out references of the synthetic corpus (a split of the seeded split by reference photo) with the
-trained model and with the run's own starting point (the config's model built at its seed, before any step),
+trained model, with the run's own starting point (the config's model built at its seed, before any step) and, when
+that start is not CLIP's random initialisation (the NSS start), with the random initialisation too,
 through `modeling_liqe.evaluation` (the processor's 15 test windows), and prints per distortion class: SRCC over
 the class's images, and the mean SRCC within each (reference, distortion type) ladder of levels.
 """
@@ -65,23 +66,33 @@ def main(argv=None):
 
     from train_accelerate import build_model, parse_arguments
 
+    import dataclasses
+
     model_args, _, training_args = parse_arguments(["--config", args.config])
     untrained = build_model(model_args, training_args.seed)[0].eval()
+    models = [("untrained", untrained)]
+    if model_args.vision_init != "random":
+        # The run's start is not random (e.g. the hand-built NSS front): also show CLIP's random initialisation.
+        plain = dataclasses.replace(model_args, vision_init="random", freeze=[])
+        models.append(("random", build_model(plain, training_args.seed)[0].eval()))
     trained = LIQEModel.from_pretrained(args.model).eval()
+    models.append(("trained", trained))
     corpus = load_corpora([args.corpus], [args.session], [1])[0]
     figures = {}
-    for name, model in (("untrained", untrained), ("trained", trained)):
+    for name, model in models:
         loader = eval_dataloader(corpus, 0, args.split, LIQEImageProcessor.from_liqe_config(model.config), batch_size=16)
         with torch.no_grad():
             scores = predict_split(model, loader)["score"]
         figures[name] = per_class(scores, corpus.splits[args.split])
     print(f"{args.corpus} {args.split} split ({len(corpus.splits[args.split])} images): SRCC per distortion class, "
           "over the class / mean within each (reference, type) ladder of levels")
-    print(f"| class | images | untrained SRCC | trained SRCC | untrained ladder SRCC | trained ladder SRCC |")
-    print("|---|---|---|---|---|---|")
+    names = [name for name, _ in models]
+    print("| class | images | " + " | ".join(f"{n} SRCC" for n in names) + " | " + " | ".join(f"{n} ladder SRCC" for n in names) + " |")
+    print("|---|---|" + "---|" * (2 * len(names)))
     for key in figures["trained"]:
-        u, t = figures["untrained"][key], figures["trained"][key]
-        print(f"| {key} | {t['images']} | {u['srcc']:.3f} | {t['srcc']:.3f} | {u['ladder_srcc']:.3f} | {t['ladder_srcc']:.3f} |")
+        row = [figures[n][key] for n in names]
+        print(f"| {key} | {row[-1]['images']} | " + " | ".join(f"{r['srcc']:.3f}" for r in row) + " | "
+              + " | ".join(f"{r['ladder_srcc']:.3f}" for r in row) + " |")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
 

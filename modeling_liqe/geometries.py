@@ -48,6 +48,20 @@ GEOMETRIES = {
         "context": 77,
         "vocab": 49408,
     },
+    # The demo checkpoint's backbone (checkpoints/liqe-tiny-synthetic, configs/synthetic_demo.yaml): wide enough
+    # for the natural-scene-statistics start (modeling_liqe/nss_init.py: 2 fixed blocks + a trained MLP block),
+    # with a 1-layer, 32-wide text tower so the folder stays under 25 MB (~5.6 M parameters).
+    "demo": {
+        "embed": 64,
+        "vision_width": 192,
+        "vision_layers": 3,
+        "patch": 32,
+        "image": 224,
+        "text_width": 32,
+        "text_layers": 1,
+        "context": 77,
+        "vocab": 49408,
+    },
     # OpenAI CLIP ViT-B/32, the backbone of the published LIQE checkpoints (~151 M parameters).
     "vit-b-32": {
         "embed": 512,

@@ -32,8 +32,10 @@ class TrainingState:
         self.data_plan = data_plan
 
     def record_pairs(self, corpus_counts):
-        """Add one step's pairs per corpus ({name: images of that corpus in the step})."""
-        for name, count in corpus_counts.items():
+        """Add one step's pairs per corpus: {name: images of that corpus in the step}, or (name, count) items
+        (a name may come several times: the ladders of a ladder batch are groups of one corpus)."""
+        items = corpus_counts.items() if isinstance(corpus_counts, dict) else corpus_counts
+        for name, count in items:
             self.epoch_pairs[name] = self.epoch_pairs.get(name, 0) + count * (count - 1) // 2
 
     def corpora_without_pairs(self):

@@ -23,8 +23,11 @@ def test_default_config_is_the_synthetic_demo_and_the_cli_overrides_it():
     model_args, data_args, training_args = parse_arguments([])
     demo = yaml.safe_load((REPO_ROOT / "configs" / "synthetic_demo.yaml").read_text())
     assert model_args.geometry == demo["geometry"] and model_args.model_name_or_path is None
-    assert data_args.dataset_names == demo["dataset_names"] and data_args.train_batch_sizes == demo["train_batch_sizes"]
+    assert data_args.dataset_names == demo["dataset_names"] and data_args.train_source == demo["train_source"]
     assert training_args.learning_rate == demo["learning_rate"] and training_args.num_train_epochs == demo["num_train_epochs"]
+    # the demo recipe (issue 11): NSS start with its front fixed, ladders on the fly, trained from the cached front
+    assert (model_args.vision_init, model_args.freeze, data_args.train_source, data_args.cache_frozen_front) == (
+        "nss", ["nss_front"], "ladders", True)
 
     model_args, data_args, training_args = parse_arguments(
         ["--learning_rate", "0.01", "--train_batch_sizes", "4", "16", "--dataset_names", "a", "b", "--learnable_logit_scale"])
@@ -201,6 +204,109 @@ def test_an_empty_corpus_stops_the_run_naming_it(corpus, tmp_path):
 
     with pytest.raises(CorpusError, match=f"corpus {tmp_path / 'missing'}"):
         main(tiny_args(corpus, tmp_path / "run", dataset_names=f"{corpus} {tmp_path / 'missing'}", corpus_names="a b"))
+
+
+# -- the demo recipe: ladders on the fly, NSS start, cached frozen front ------------------------------------------------
+def ladder_args(corpus, output_dir, **overrides):
+    values = dict(geometry="demo", variant="quality_distortion", vision_init="nss", nss_calibration_ladders=2,
+                  freeze="nss_front", train_source="ladders", ladders_per_step=2, new_ladders_per_step=1, ladder_pool=3,
+                  ladder_distortions="1", cache_frozen_front="true", quality_ce_weight=1.0, task_weighting="fixed",
+                  learnable_logit_scale="true", logit_scale_init=math.log(10), max_logit_scale=9.0,
+                  learning_rate=0.05, lr_scheduler_type="cosine", torch_threads=1, eval_splits="validation")
+    values.update(overrides)
+    argv = tiny_args(corpus, output_dir, **{k: v for k, v in values.items() if k not in ("freeze", "ladder_distortions")})
+    for key in ("freeze", "ladder_distortions"):
+        if values.get(key):
+            argv += [f"--{key}", *str(values[key]).split(" ")]
+    return argv
+
+
+def _front(weights):
+    import re
+
+    from modeling_liqe.frozen_front import front_freeze_patterns
+
+    patterns = [re.compile(p) for p in front_freeze_patterns()]
+    return {k: v for k, v in weights.items() if any(p.search(k) for p in patterns)}
+
+
+@pytest.mark.slow
+def test_the_ladder_recipe_trains_only_the_readout_and_resumes_exactly(corpus, tmp_path):
+    import shutil
+
+    straight = tmp_path / "straight"
+    result = main(ladder_args(corpus, straight, checkpointing_steps=2))
+    assert result["completed_steps"] == 6
+    log = _log(straight / "train_log.jsonl")
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]
+    assert all(math.isfinite(r["loss"]) and r["dwa_weights"] == [1.0, 1.0] for r in log)  # task_weighting fixed
+    final, best = _weights(straight / "final_model"), _weights(straight / "best_model")
+    # the fixed front is the NSS start, untouched; what trains moved; the learnable scale stayed under its clamp
+    start = _weights(_fresh_start(corpus, tmp_path / "start"))
+    front = _front(final)
+    assert front and all(torch.equal(front[k], start[k]) for k in front)
+    moved = [k for k in final if k not in front and not torch.equal(final[k], start[k])]
+    assert any(k.startswith("clip.vision_model.encoder.layers.2.mlp") for k in moved)
+    assert any(k.startswith("clip.text_model") for k in moved) and "clip.visual_projection.weight" in moved
+    # the learnable scale starts at ln 10 above its clamp (ln 9): clamped after every step
+    assert float(start["clip.logit_scale"]) == pytest.approx(math.log(10))
+    assert float(final["clip.logit_scale"]) <= math.log(9.0) + 1e-6
+    assert set(best) == set(final)
+
+    # resume from the step-2 checkpoint in a fresh folder: the same weights as the run that never stopped
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copytree(straight / "checkpoint-2", resumed / "checkpoint-2")
+    main(ladder_args(corpus, resumed, checkpointing_steps=2, resume_from_checkpoint="latest"))
+    assert [r["step"] for r in _log(resumed / "train_log.jsonl")] == [3, 4, 5, 6]
+    again = _weights(resumed / "final_model")
+    for key in final:
+        assert torch.allclose(again[key].double(), final[key].double(), atol=1e-6, rtol=0), key
+    for ours, theirs in zip(_log(resumed / "train_log.jsonl"), log[2:]):
+        assert ours["loss"] == pytest.approx(theirs["loss"], abs=1e-6)
+
+
+def _fresh_start(corpus, folder):
+    """The run's starting weights: the same arguments, no step (the NSS start and its random readout)."""
+    from modeling_liqe.model_folder import save_model_folder
+
+    model_args, _, training_args = parse_arguments(ladder_args(corpus, folder))
+    model, processor, _ = train_accelerate.build_model(model_args, training_args.seed)
+    save_model_folder(folder, model.eval(), processor)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(train_source="corpora"), "--cache_frozen_front needs --train_source ladders"),
+        (dict(vision_init="random", freeze=""), "cannot train from a cached front: .*embeddings trains"),
+        (dict(freeze="nss_front clip\\.nothing"), r"--freeze: no parameter matches \['clip\\\\.nothing'\]"),
+        (dict(freeze="nss_front ("), "--freeze: '\\(' is not a regular expression"),
+        (dict(vision_init="dct"), "--vision_init must be 'random' or 'nss'"),
+        (dict(train_source="folder", cache_frozen_front="false"), "--train_source must be 'corpora' or 'ladders'"),
+    ],
+)
+def test_ladder_recipe_misconfigurations_stop_with_the_reason(corpus, tmp_path, overrides, message):
+    with pytest.raises(SystemExit, match=message):
+        main(ladder_args(corpus, tmp_path / "run", **overrides))
+    assert not (tmp_path / "run" / "final_model").exists()
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_the_ladder_recipe_each_on_its_own_stream(corpus, tmp_path):
+    common = dict(num_train_epochs=1, steps_per_epoch=3)
+    two = tmp_path / "two"
+    output = _finish(_launch(ladder_args(corpus, two, **common), num_processes=2))
+    assert "Num processes: 2" in output and "DistributedType.MULTI_CPU" in output
+    one = tmp_path / "one"
+    main(ladder_args(corpus, one, **common))
+    assert [r["step"] for r in _log(two / "train_log.jsonl")] == [1, 2, 3]
+    assert [r["lr"] for r in _log(two / "train_log.jsonl")] == [r["lr"] for r in _log(one / "train_log.jsonl")]
+    two_weights, one_weights = _weights(two / "final_model"), _weights(one / "final_model")
+    # rank 1 draws other ladders, so the synchronised update differs from one process's; the front stays fixed
+    assert not torch.equal(two_weights["clip.visual_projection.weight"], one_weights["clip.visual_projection.weight"])
+    assert all(torch.equal(v, one_weights[k]) for k, v in _front(two_weights).items())
 
 
 # -- end to end (subprocesses) ----------------------------------------------------------------------------------------

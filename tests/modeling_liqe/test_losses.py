@@ -165,3 +165,16 @@ def test_dwa_epoch_without_any_finite_step_keeps_finite_weights():
 def test_dwa_record_names_a_wrong_number_of_losses():
     with pytest.raises(ValueError, match="3 tasks, got 2 losses"):
         DynamicWeightAverage().record([1.0, 2.0])
+
+
+def test_quality_level_cross_entropy_is_minus_log_of_the_rounded_level():
+    from modeling_liqe.losses import quality_level_cross_entropy
+
+    probs = torch.tensor([[0.1, 0.2, 0.3, 0.25, 0.15], [0.5, 0.2, 0.1, 0.1, 0.1], [0.05, 0.05, 0.1, 0.2, 0.6]])
+    # MOS 2.6 -> level 3, 0.2 -> clamped to level 1, 7.0 -> clamped to level 5
+    mos = torch.tensor([2.6, 0.2, 7.0])
+    expected = -(math.log(0.3 + 1e-6) + math.log(0.5 + 1e-6) + math.log(0.6 + 1e-6)) / 3
+    assert float(quality_level_cross_entropy(probs, mos)) == pytest.approx(expected, rel=1e-6)
+    # a 3-level axis clamps to 3
+    three = torch.tensor([[0.2, 0.3, 0.5]])
+    assert float(quality_level_cross_entropy(three, torch.tensor([4.4]))) == pytest.approx(-math.log(0.5 + 1e-6), rel=1e-6)

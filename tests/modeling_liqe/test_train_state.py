@@ -55,3 +55,14 @@ def test_pairs_per_corpus_and_epoch():
     assert state.corpora_without_pairs() == ["b"]
     state.end_epoch()
     assert state.corpora_without_pairs() == ["a", "b", "c"]
+
+
+def test_pairs_from_repeated_group_items_add_up_under_one_name():
+    # A ladder batch: each ladder is its own ranking group, all counted as the corpus "ladders".
+    state = TrainingState(["ladders"])
+    state.record_pairs([("ladders", 6), ("ladders", 6), ("ladders", 1)])
+    assert state.epoch_pairs == {"ladders": 30}
+    assert state.corpora_without_pairs() == []
+    state.end_epoch()
+    state.record_pairs([("ladders", 1), ("ladders", 1)])  # single-image groups give no pair
+    assert state.corpora_without_pairs() == ["ladders"]

@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+import torch
+
+from modeling_liqe.image_processing_liqe import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+from modeling_liqe.ladder_data import LadderBatches, calibration_windows, ladder_dataloader
+
+CROP = 64  # small windows: ladder generation dominates these tests
+
+
+def _batches(**overrides):
+    values = dict(ladders_per_batch=3, new_per_batch=1, pool=4, seed=5, rank=0, crop_size=CROP,
+                  image_mean=OPENAI_CLIP_MEAN, image_std=OPENAI_CLIP_STD, type_ids=[1, 10, 11])
+    values.update(overrides)
+    return LadderBatches(**values)
+
+
+def _equal(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_ladder_ids_new_then_redrawn_from_the_recent_pool_without_repeats():
+    data = _batches(ladders_per_batch=4, new_per_batch=2, pool=5)
+    assert data.ladder_ids(0) == [0, 1, 2, 3]
+    seen_new = set()
+    for batch in range(1, 30):
+        ids = data.ladder_ids(batch)
+        new, old = ids[:2], ids[2:]
+        assert new == [4 + 2 * (batch - 1), 5 + 2 * (batch - 1)]
+        assert not seen_new & set(new)
+        seen_new |= set(new)
+        assert len(set(ids)) == 4
+        assert all(max(0, new[0] - 5) <= i < new[0] for i in old)  # only the 5 ladders made just before
+    assert data.ladder_ids(7) == data.ladder_ids(7)
+
+
+def test_a_batch_is_a_function_of_seed_rank_and_index_not_of_history_or_workers():
+    in_order = _batches()
+    batches = [in_order[b] for b in range(5)]
+    cold = _batches()
+    _equal(cold[4], batches[4])  # a cold cache (a resumed run) regenerates the same ladders
+    assert cold.generated == 3  # only the ladders batch 4 holds
+    loader = ladder_dataloader(_batches(), 0, 5, num_workers=2)
+    for ours, theirs in zip(loader, batches):
+        _equal(ours, theirs)
+    other_rank, other_seed = _batches(rank=1)[4], _batches(seed=6)[4]
+    assert not torch.equal(other_rank["pixel_values"], batches[4]["pixel_values"])
+    assert not torch.equal(other_seed["pixel_values"], batches[4]["pixel_values"])
+
+
+def test_batch_layout_ladders_in_order_with_their_labels():
+    batch = _batches()[2]
+    n = 3 * 6
+    assert batch["pixel_values"].shape == (n, 1, 3, CROP, CROP) and batch["pixel_values"].dtype == torch.float32
+    assert batch["patch_mask"].shape == (n, 1) and bool(batch["patch_mask"].all())
+    assert batch["corpus_ids"].tolist() == [g for g in range(3) for _ in range(6)]
+    for ladder in range(3):
+        rows = slice(6 * ladder, 6 * ladder + 6)
+        mos = batch["mos"][rows]
+        assert mos[0] == 5.0 and bool((mos[:-1] > mos[1:]).all())  # pristine first, then worse and worse
+        labels = batch["distortion_labels"][rows].tolist()
+        assert labels[0] == -1 and len(set(labels[1:])) == 1 and labels[1] >= 0
+    # the windows are the processor's normalisation of uint8 pixels
+    mean, std = torch.tensor(OPENAI_CLIP_MEAN)[:, None, None], torch.tensor(OPENAI_CLIP_STD)[:, None, None]
+    pixels = batch["pixel_values"][:, 0] * std + mean
+    assert float(pixels.min()) >= -1e-6 and float(pixels.max()) <= 1 + 1e-6
+    assert torch.allclose(pixels * 255, (pixels * 255).round(), atol=1e-3)
+
+
+def test_the_cache_stays_bounded():
+    data = _batches(pool=4)
+    for batch in range(12):
+        data[batch]
+        assert len(data._cache) <= 4 + 3
+    assert data.generated == 3 + 11  # every ladder made once: re-draws come from the cache
+
+
+def test_with_a_front_the_batch_holds_its_output_computed_once_per_ladder():
+    calls = []
+
+    def front(pixels):
+        calls.append(len(pixels))
+        return pixels.mean(dim=(2, 3))  # (images, 3): any per-image function
+
+    data = _batches(front=front)
+    plain = _batches()
+    for batch in range(4):
+        got, windows = data[batch], plain[batch]
+        assert "pixel_values" not in got
+        assert torch.allclose(got["front_states"], windows["pixel_values"].mean(dim=(3, 4)), atol=1e-6)
+        assert torch.equal(got["mos"], windows["mos"])
+    assert calls == [6] * data.generated
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(new_per_batch=0), "new_per_batch must be in 1..ladders_per_batch"),
+        (dict(new_per_batch=4), "new_per_batch must be in 1..ladders_per_batch"),
+        (dict(ladders_per_batch=0), "ladders_per_batch must be >= 1"),
+        (dict(pool=1), r"pool \(1\) must hold at least"),
+        (dict(photo_set="mine"), "unknown ladder photo set 'mine'"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_reason(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _batches(**overrides)
+
+
+def test_calibration_windows_are_normalised_ladders():
+    windows = calibration_windows(2, CROP, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, seed=3, type_ids=[1])
+    assert windows.shape == (12, 3, CROP, CROP)
+    assert torch.equal(windows, calibration_windows(2, CROP, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, seed=3, type_ids=[1]))
+    assert not np.allclose(windows[0].numpy(), windows[5].numpy())  # pristine vs level 5 blur

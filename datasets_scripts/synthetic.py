@@ -26,7 +26,7 @@ stored once) and ``OUT/splits/seeded.parquet`` (the split by reference photo). `
 and ``datasets.load_dataset(OUT)`` read it. The pristine photos are not stored: ``load_reference_photos``
 rebuilds them exactly (for full-reference measures).
 
-    python -m datasets_scripts.synthetic --out OUT [--references DIR] [--seed 0] [--size 384] [--levels 5]
+    python -m datasets_scripts.synthetic --out OUT [--references DIR] [--seed 0] [--split-seed SEED] [--size 384] [--levels 5]
         [--overwrite] [--push-to-hub ORG/NAME [--public] [--token T]]     (or: python -m datasets_scripts synthetic ...)
     python -m datasets_scripts.synthetic --table      # the markdown table of photos, types and levels
 """
@@ -602,6 +602,7 @@ def build_synthetic_corpus(
     scenes=None,
     num_workers=1,
     overwrite=False,
+    split_seed=None,
 ):
     """Build the synthetic corpus as a `DatasetDict` (train / validation / test, split by reference).
 
@@ -611,7 +612,9 @@ def build_synthetic_corpus(
     spaced, so 3 keeps levels 1, 3, 5; `distortion_level` always names the column). distortions:
     None for all 25 types, or an iterable of KADID type ids. scenes: optional {reference name: [scene,
     ...]} overriding the built-in labels (user folders get [] otherwise). num_workers > 1 builds the
-    references in parallel processes (same bytes).
+    references in parallel processes (same bytes). split_seed: the seed of the split by reference photo (default:
+    `seed`); giving another corpus's split seed keeps its photos in the same splits (e.g. a second corpus, with
+    other distortion draws, whose test photos are the ones a model trained on the first corpus never saw).
     """
     import datasets
 
@@ -627,7 +630,8 @@ def build_synthetic_corpus(
             raise ValueError(f"unknown scene labels {unknown} for {photo['name']}; expected some of {SCENES}")
     chosen = DISTORTIONS if distortions is None else [DISTORTIONS_BY_ID[int(t)] for t in distortions]
     level_list = _selected_levels(levels)
-    split_names = split_references([p["name"] for p in photos], seed=seed, fractions=split_fractions)
+    split_seed = seed if split_seed is None else int(split_seed)
+    split_names = split_references([p["name"] for p in photos], seed=split_seed, fractions=split_fractions)
 
     if num_workers and num_workers > 1:
         import multiprocessing
@@ -641,7 +645,7 @@ def build_synthetic_corpus(
         per_reference = {p["name"]: _rows_for_reference(p, chosen, level_list, seed) for p in photos}
 
     fingerprint_seed = json.dumps(
-        [CORPUS_NAME, seed, image_size, level_list, [d.type_id for d in chosen], [p["name"] for p in photos],
+        [CORPUS_NAME, seed, image_size, level_list, *([] if split_seed == seed else [split_seed]), [d.type_id for d in chosen], [p["name"] for p in photos],
          [hashlib.sha256(p["image"].tobytes()).hexdigest() for p in photos]]
     )
     corpus = datasets.DatasetDict(
@@ -652,7 +656,10 @@ def build_synthetic_corpus(
     )
     if out_dir is not None:
         card = corpus_card(photos, seed=seed, image_size=image_size, level_list=level_list, distortions=chosen, splits=split_names)
-        write_corpus(corpus, out_dir, card, notes=_build_notes(photos, split_names, seed, image_size), overwrite=overwrite)
+        notes = _build_notes(photos, split_names, split_seed, image_size)
+        if split_seed != seed:
+            notes.insert(0, f"Distortions drawn with seed {seed}; photos split with seed {split_seed} (`--split-seed`).")
+        write_corpus(corpus, out_dir, card, notes=notes, overwrite=overwrite)
     return corpus
 
 
@@ -806,6 +813,8 @@ def main(argv=None):
     parser.add_argument("--out", help="output folder (README.md, data/, splits/), read by splits.load_session")
     parser.add_argument("--references", help="folder of reference photos (default: the scikit-image photos)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split-seed", type=int, default=None,
+                        help="seed of the split by reference photo (default: --seed)")
     parser.add_argument("--size", type=int, default=DEFAULT_IMAGE_SIZE, help="square side in px (>= 224 for the model)")
     parser.add_argument("--levels", type=int, default=NUM_LEVELS, help="levels per distortion, 1-5 (evenly spaced)")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (same output)")
@@ -832,7 +841,7 @@ def main(argv=None):
     try:
         corpus = build_synthetic_corpus(
             out_dir=args.out, references=args.references, seed=args.seed, image_size=args.size, levels=args.levels,
-            num_workers=args.workers, overwrite=args.overwrite,
+            num_workers=args.workers, overwrite=args.overwrite, split_seed=args.split_seed,
         )
     except ExportError as error:
         print(f"python -m datasets_scripts.synthetic: error: {error}", file=sys.stderr)

@@ -31,11 +31,13 @@ def logistic_4(x, b1, b2, b3, b4):
     return b2 + (b1 - b2) * expit((x - b3) / max(abs(b4), LOGISTIC_MIN_SCALE))
 
 
-def fit_logistic(x, y):
+def fit_logistic(x, y, bounds=None):
     """Least-squares fit of `logistic_4` mapping `x` onto `y`; returns ``np.array([b1, b2, b3, b4])``.
 
     Started at ``[max y, min y, mean x, max(std x, 1e-6)]`` as the authors do. When the optimiser does not
-    converge the start is returned (it is already a monotone map spanning y's range).
+    converge the start is returned (it is already a monotone map spanning y's range). `bounds`, a pair
+    (lower[4], upper[4]) as scipy's `curve_fit` takes, confines the parameters (the start is moved inside them);
+    the evaluation metrics fit without bounds, as the authors do.
     """
     from scipy.optimize import OptimizeWarning, curve_fit
 
@@ -44,13 +46,20 @@ def fit_logistic(x, y):
     if x.shape != y.shape or x.size == 0:
         raise ValueError(f"fit_logistic: need two non-empty vectors of one length, got {x.size} and {y.size}")
     start = np.array([y.max(), y.min(), x.mean(), max(float(x.std()), LOGISTIC_MIN_SCALE)])
+    extra = {}
+    if bounds is not None:
+        lower, upper = (np.asarray(side, dtype=np.float64).reshape(4) for side in bounds)
+        if not np.all(lower < upper):
+            raise ValueError(f"fit_logistic: every lower bound must be below its upper bound, got {bounds}")
+        start = np.clip(start, lower + 1e-9 * (upper - lower), upper - 1e-9 * (upper - lower))
+        extra = {"bounds": (lower, upper)}
     if x.size < 4 or float(x.std()) == 0.0:
         return start
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
-            params, _ = curve_fit(logistic_4, x, y, p0=start, maxfev=20000)
+            params, _ = curve_fit(logistic_4, x, y, p0=start, maxfev=20000, **extra)
     except (RuntimeError, ValueError):
         return start
     if not np.all(np.isfinite(params)):

@@ -8,11 +8,17 @@ scale; it is fitted on one split and judged on another. Judged: the pooled g_d(M
 pooled scores (SRCC / PLCC / KRCC / RMSE by `metrics.iqa_metrics`), beside the raw pooled MOS and the model-free
 baselines (per-corpus min-max to [0, 1] and z-score, their statistics taken on the fitting split too).
 
-A realignment must keep each corpus's order, so g_d must increase. When the best least-squares logistic
-decreases (the model ranks that corpus backwards, e.g. an untrained model), g_d is replaced by the flat map at
-the mean score (the least-squares monotone-increasing fit's limit) and flagged `increasing_fit: false`; the
-pooled figures then show that corpus contributes nothing, rather than a reversed order the model would be
-rewarded for. RMSE is in the units of each target (MOS scales differ), so compare it only within a row.
+A realignment must keep each corpus's order, so g_d must be *strictly* increasing: a monotone map that sends two
+different MOS values of one corpus to one value would erase that corpus's order (and change its within-corpus
+SRCC). So the fit is bounded (`fit_bounds`): b1, b2 within the scores' range widened by its span, b3 within the
+MOS range widened by half its span, |b4| between 1/20 and 10 spans of the MOS. Over the fitted MOS range the
+logistic's argument then stays within +-30, where float64 still tells neighbouring values apart (an unbounded
+fit can make a step, b4 -> 0, that maps several MOS values to one float), and g_d cannot run far off the model's
+scale outside that range. When the best bounded logistic does not increase (the model ranks that corpus backwards,
+e.g. an untrained model, or scores it constantly), g_d is the nearly flat, still strictly increasing map through
+the mean score (the least-squares increasing fit's limit), flagged `increasing_fit: false`: that corpus keeps its
+own order, so the pooled figures count the model's disagreement with it instead of hiding it in ties or rewarding
+a reversal. RMSE is in the units of each target (MOS scales differ), so compare it only within a row.
 Not part of the Hub remote code.
 """
 
@@ -26,15 +32,40 @@ FUNCTION = "y = b2 + (b1 - b2) / (1 + exp(-(x - b3) / |b4|)); x = the corpus's M
 METHODS = ("raw_mos", "min_max", "z_score", "realigned")
 
 
-def fit_increasing(mos, scores):
-    """(params, increasing): the logistic from MOS to scores, forced monotone increasing (see the module doc)."""
+# Half the rise of the nearly flat map of a corpus the model does not rank upwards, relative to its mean score.
+FLAT_RISE = 1e-6
+
+
+def fit_bounds(mos, scores):
+    """(lower[4], upper[4]) of the realignment logistic's [b1, b2, b3, b4] (see the module doc)."""
     mos = np.asarray(mos, dtype=float)
     scores = np.asarray(scores, dtype=float)
-    params = metrics.fit_logistic(mos, scores)
-    if params[0] > params[1]:
-        return np.asarray(params, dtype=float), True
-    mean = float(scores.mean())
-    return np.array([mean, mean, float(mos.mean()), max(float(mos.std()), metrics.LOGISTIC_MIN_SCALE)]), False
+    span_mos, span_scores = float(np.ptp(mos)), float(np.ptp(scores))
+    lower = [scores.min() - span_scores, scores.min() - span_scores, mos.min() - span_mos / 2, span_mos / 20]
+    upper = [scores.max() + span_scores, scores.max() + span_scores, mos.max() + span_mos / 2, span_mos * 10]
+    return np.array(lower, dtype=float), np.array(upper, dtype=float)
+
+
+def flat_map(mos, scores):
+    """The nearly flat, strictly increasing map through the mean score (for a corpus the model does not rank up)."""
+    mean = float(np.mean(scores))
+    rise = FLAT_RISE * max(abs(mean), 1.0)
+    # Wide (|b4| ten MOS spans or ten times the mean MOS), so that the tiny rise does not saturate into float ties
+    # for MOS values well outside the fitted ones either (e.g. a fitting split of one MOS value).
+    scale = 10 * max(float(np.ptp(mos)), abs(float(np.mean(mos))), 1.0)
+    return np.array([mean + rise, mean - rise, float(np.mean(mos)), scale])
+
+
+def fit_increasing(mos, scores):
+    """(params, increasing): the bounded logistic from MOS to scores, strictly increasing (see the module doc)."""
+    mos = np.asarray(mos, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    if np.ptp(mos) == 0 or np.ptp(scores) == 0:
+        return flat_map(mos, scores), False
+    params = np.asarray(metrics.fit_logistic(mos, scores, bounds=fit_bounds(mos, scores)), dtype=float)
+    if params[0] - params[1] > 2 * FLAT_RISE * max(abs(float(np.mean(scores))), 1.0):
+        return params, True
+    return flat_map(mos, scores), False
 
 
 def apply(params, mos):
@@ -79,7 +110,8 @@ def realign(corpora, params=None):
         reference_mos = mos_fit if mos_fit.size else mos_eval
         for method in METHODS[:-1]:
             targets[method].append(_baseline(method, mos_eval, reference_mos))
-        targets["realigned"].append(apply(fitted, mos_eval))
+        realigned = apply(fitted, mos_eval)
+        targets["realigned"].append(realigned)
         pooled_scores.append(scores_eval)
         per_corpus[name] = {
             "params": [float(value) for value in fitted],
@@ -87,7 +119,9 @@ def realign(corpora, params=None):
             "num_fit": int(mos_fit.size),
             "num_eval": int(mos_eval.size),
             "mos_range": [float(mos_eval.min()), float(mos_eval.max())],
-            "srcc_within": metrics.srcc(scores_eval, mos_eval),  # unchanged by any increasing map
+            "srcc_within": metrics.srcc(scores_eval, mos_eval),
+            # equal to srcc_within: a strictly increasing map keeps the corpus's order (a check, shown in the table)
+            "srcc_within_realigned": metrics.srcc(scores_eval, realigned),
         }
     scores = np.concatenate(pooled_scores)
     pooled_targets = {method: np.concatenate(values) for method, values in targets.items()}
@@ -122,6 +156,10 @@ def load_params(path):
     bad = [name for name, values in parsed.items() if len(values) != 4 or not np.all(np.isfinite(values))]
     if bad:
         raise ValueError(f"{path}: corpora {bad} do not have 4 finite parameters")
+    flat = [name for name, values in parsed.items() if not values[0] > values[1] or values[3] == 0]
+    if flat:
+        raise ValueError(f"{path}: the maps of corpora {flat} are not strictly increasing (need b1 > b2 and b4 != 0); "
+                         "a realignment must keep each corpus's order")
     return parsed
 
 
@@ -133,17 +171,19 @@ def to_markdown(report):
         row = report["pooled"][method]
         lines.append(f"| {labels[method]} | {row['srcc']:.4f} | {row['plcc']:.4f} | {row['krcc']:.4f} | "
                      f"{row['rmse']:.4f} | {row['num_images']} |")
-    lines += ["", "| corpus | fit images | judged images | within-corpus SRCC | increasing fit | b1, b2, b3, b4 |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| corpus | fit images | judged images | within-corpus SRCC (MOS / realigned) | increasing fit | "
+              "b1, b2, b3, b4 |", "|---|---|---|---|---|---|"]
     for name, entry in report["corpora"].items():
-        lines.append(f"| {name} | {entry['num_fit']} | {entry['num_eval']} | {entry['srcc_within']:.4f} | "
-                     f"{'yes' if entry['increasing_fit'] else 'NO (flat map)'} | "
+        lines.append(f"| {name} | {entry['num_fit']} | {entry['num_eval']} | {entry['srcc_within']:.4f} / "
+                     f"{entry['srcc_within_realigned']:.4f} | "
+                     f"{'yes' if entry['increasing_fit'] else 'NO (nearly flat map)'} | "
                      + ", ".join(f"{value:.4g}" for value in entry["params"]) + " |")
     flat = [name for name, entry in report["corpora"].items() if not entry["increasing_fit"]]
     if flat:
         lines += ["", f"**Warning**: the model ranks {', '.join(flat)} backwards (or not at all); a realignment keeps "
-                      "each corpus's order, so those corpora got a flat map and the pooled 'after' figures mostly "
-                      "measure differences between corpus means, not a realignment."]
+                      "each corpus's order, so those corpora got a nearly flat increasing map at their mean score: "
+                      "the pooled 'after' figures count the model's disagreement with their order, and do not "
+                      "realign them."]
     return "\n".join(lines) + "\n"
 
 
@@ -183,5 +223,5 @@ def write_realigned_corpus(source, destination, params, column="mos_realigned"):
     return destination
 
 
-__all__ = ["fit_increasing", "apply", "realign", "params_document", "load_params", "to_markdown",
-           "write_realigned_corpus", "FUNCTION"]
+__all__ = ["fit_increasing", "fit_bounds", "flat_map", "apply", "realign", "params_document", "load_params",
+           "to_markdown", "write_realigned_corpus", "FUNCTION"]

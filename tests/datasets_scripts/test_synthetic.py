@@ -276,3 +276,21 @@ def test_the_builder_says_what_it_does_before_the_first_progress_bar(tmp_path, m
     assert line.startswith("synthetic: distorting the reference photos (25 distortions x 3 levels each, 384x384 px)")
     assert str(tmp_path / "out") in line
     assert capsys.readouterr().err == "python -m datasets_scripts.synthetic: error: stop here\n"
+
+
+def test_split_seed_keeps_another_seeds_photo_split(tmp_path):
+    # A second corpus with other distortion draws (seed 1) but the photo split of seed 0: its test photos are the
+    # seed-0 test photos, so a model trained on seed 0's training photos sees none of either corpus's test photos.
+    tiny = dict(image_size=64, levels=1, distortions=[11])
+    first = synthetic.build_synthetic_corpus(seed=0, **tiny)
+    second = synthetic.build_synthetic_corpus(out_dir=tmp_path / "s1", seed=1, split_seed=0, **tiny)
+    own = synthetic.build_synthetic_corpus(seed=1, **tiny)
+    expected = synthetic.split_references(list(synthetic.REFERENCE_PHOTOS), seed=0)
+    assert {s: sorted(set(second[s]["reference_id"])) for s in SPLITS} == {s: sorted(n) for s, n in expected.items()}
+    assert {s: sorted(set(d["reference_id"])) for s, d in load_session(tmp_path / "s1").items()} == expected
+    by_id = {r["image_id"]: r["image"]["bytes"] for r in _all_rows(own)}
+    assert all(r["image"]["bytes"] == by_id[r["image_id"]] for r in _all_rows(second))  # seed 1's distortions
+    assert any(r["image"]["bytes"] != by_id[r["image_id"]] for r in _all_rows(first))  # not seed 0's
+    assert synthetic.main(["--out", str(tmp_path / "cli"), "--size", "64", "--levels", "1", "--seed", "1",
+                           "--split-seed", "0"]) == 0
+    assert {s: sorted(set(d["reference_id"])) for s, d in load_session(tmp_path / "cli").items()} == expected

@@ -35,7 +35,9 @@ def test_realign_command(tmp_path, capsys):
     assert set(params["corpora"]) == {"toy_a", "toy_b"} and "MOS" in params["function"]
     for corpus in ("toy_a", "toy_b"):
         fitted = report["corpora"][corpus]
-        assert fitted["increasing_fit"] == (fitted["params"][0] > fitted["params"][1])
+        assert fitted["params"][0] > fitted["params"][1]  # strictly increasing, even for a corpus ranked backwards
+        assert fitted["increasing_fit"] == (fitted["params"][0] - fitted["params"][1] > 1e-4)  # else nearly flat
+        assert fitted["srcc_within_realigned"] == pytest.approx(fitted["srcc_within"], abs=1e-12)
 
     for name in ("realign_scatter.png", "realign_strip.png"):
         with Image.open(out / name) as image:

@@ -36,11 +36,93 @@ def test_fit_recovers_a_known_monotone_map():
     assert np.all(np.diff(realign.apply(params, grid)) > 0)
 
 
-def test_decreasing_relation_gets_a_flat_map():
+def _strictly_increasing_on(params, mos):
+    values = np.unique(np.asarray(mos, float))
+    return bool(np.all(np.diff(realign.apply(params, values)) > 0))
+
+
+def test_decreasing_relation_gets_a_nearly_flat_strictly_increasing_map():
     mos = np.linspace(1, 5, 50)
     params, increasing = realign.fit_increasing(mos, 6 - mos)  # the model ranks this corpus backwards
     assert not increasing
-    assert np.ptp(realign.apply(params, mos)) == 0 and realign.apply(params, mos)[0] == pytest.approx(3.0)
+    mapped = realign.apply(params, mos)
+    assert np.ptp(mapped) < 1e-4 and mapped.mean() == pytest.approx(3.0)  # at the mean score ...
+    assert _strictly_increasing_on(params, mos)  # ... yet the corpus keeps its own order (no ties)
+    assert metrics.srcc(mos, mapped) == pytest.approx(1.0)
+
+
+def test_constant_predictions_keep_the_corpus_order():
+    mos = np.repeat([1.0, 2.0, 3.0, 4.0], 5)
+    params, increasing = realign.fit_increasing(mos, np.full(mos.size, 2.5))
+    assert not increasing and _strictly_increasing_on(params, mos)
+    assert realign.apply(params, mos).mean() == pytest.approx(2.5)
+    # a fitting split with a single MOS value: the judged split's other MOS values stay apart as well
+    params, increasing = realign.fit_increasing(np.full(8, 3.0), np.linspace(2, 4, 8))
+    assert not increasing and _strictly_increasing_on(params, np.linspace(0, 100, 1001))
+
+
+def test_step_like_relation_keeps_every_mos_value_apart():
+    # Few distinct MOS values and a model that only separates the two halves: the unbounded least-squares logistic
+    # is a step (b4 -> 0) that sends MOS 1 and 2 to the same float, erasing part of the corpus's order.
+    rng = np.random.default_rng(0)
+    mos = np.repeat([1.0, 2.0, 3.0, 4.0], 10)
+    scores = np.where(mos >= 2.5, 4.0, 2.0) + rng.normal(0, 0.01, mos.size)
+    params, increasing = realign.fit_increasing(mos, scores)
+    assert increasing and _strictly_increasing_on(params, mos)
+    assert metrics.srcc(scores, realign.apply(params, mos)) == pytest.approx(metrics.srcc(scores, mos))
+    lower, upper = realign.fit_bounds(mos, scores)
+    assert np.all(params >= lower) and np.all(params <= upper)
+
+
+def test_bounded_fit_stays_on_the_model_scale_outside_the_fitted_range():
+    # A concave relation (LIVE-like MOS = 100 q^1.5, scores linear in q): the unbounded fit runs b2 to about -39,
+    # so below the fitted MOS range g leaves the model's 1-5 scale far behind. Bounded, g stays within the scores'
+    # range widened by its span, and over the fitted range it is as good as the unbounded fit.
+    rng = np.random.default_rng(3)
+    quality = rng.uniform(0, 1, 300)
+    mos, scores = 100 * quality ** 1.5, 1 + 4 * quality + rng.normal(0, 0.6, quality.size)
+    params, increasing = realign.fit_increasing(mos, scores)
+    assert increasing
+    band = (scores.min() - np.ptp(scores), scores.max() + np.ptp(scores))
+    far = realign.apply(params, np.array([-100.0, -50.0, 250.0]))
+    assert np.all(far > band[0]) and np.all(far < band[1])
+    free = metrics.fit_logistic(mos, scores)
+    fitted_sse = np.sum((realign.apply(params, mos) - scores) ** 2)
+    assert fitted_sse <= 1.01 * np.sum((metrics.logistic_4(mos, *free) - scores) ** 2)
+
+
+def test_every_corpus_keeps_its_within_corpus_srcc():
+    # Corpora of different sizes, one with three distinct MOS values, one the model ranks backwards, one it scores
+    # constantly: a strictly increasing map leaves each corpus's within-corpus SRCC exactly as it was.
+    rng = np.random.default_rng(4)
+
+    def corpus(name, size, to_mos, to_score):
+        quality = {split: rng.uniform(0, 1, size) for split in ("fit", "eval")}
+        return {"name": name, **{f"mos_{s}": to_mos(q) for s, q in quality.items()},
+                **{f"scores_{s}": to_score(q) for s, q in quality.items()}}
+
+    corpora = [
+        corpus("large", 400, lambda q: 100 * q, lambda q: 1 + 4 * q + rng.normal(0, 0.3, q.size)),
+        corpus("small", 9, lambda q: 1 + 4 * q, lambda q: 2 + 2 * q + rng.normal(0, 0.3, q.size)),
+        corpus("three_values", 60, lambda q: np.round(2 * q), lambda q: np.where(q > 0.5, 4.2, 2.0)
+               + rng.normal(0, 0.01, q.size)),
+        corpus("reversed", 50, lambda q: q, lambda q: 5 - 4 * q + rng.normal(0, 0.1, q.size)),
+        corpus("constant", 30, lambda q: 10 * q, lambda q: np.full(q.size, 3.0)),
+    ]
+    report = realign.realign(corpora)
+    start = 0
+    for entry, data in zip(report["corpora"].values(), corpora):
+        judged = slice(start, start + data["mos_eval"].size)
+        start = judged.stop
+        within_after = metrics.srcc(report["scores"][judged], report["targets"]["realigned"][judged])
+        within_before = metrics.srcc(data["scores_eval"], data["mos_eval"])
+        assert within_after == pytest.approx(within_before, abs=1e-12), data["name"]
+        assert _strictly_increasing_on(entry["params"], np.concatenate([data["mos_fit"], data["mos_eval"]]))
+    for entry in report["corpora"].values():  # the report shows the same check
+        assert entry["srcc_within_realigned"] == pytest.approx(entry["srcc_within"], abs=1e-12)
+    assert [report["corpora"][n]["increasing_fit"] for n in ("large", "small", "three_values", "reversed",
+                                                             "constant")] == [True, True, True, False, False]
+    assert np.isfinite(report["pooled"]["realigned"]["srcc"])
 
 
 def test_realignment_beats_raw_and_baselines_when_scales_differ_nonlinearly():
@@ -77,6 +159,9 @@ def test_saved_parameters_reapply(tmp_path):
     assert again["pooled"]["realigned"] == report["pooled"]["realigned"]
     with pytest.raises(ValueError, match="no corpus 'other'"):
         realign.realign([dict(corpora[0], name="other")], params=realign.load_params(path))
+    path.write_text("{\"corpora\": {\"live\": [2, 2, 50, 10]}}")  # flat: would erase the corpus's order
+    with pytest.raises(ValueError, match="not strictly increasing"):
+        realign.load_params(path)
     path.write_text("{\"corpora\": {\"live\": [1, 2]}}")
     with pytest.raises(ValueError, match="4 finite parameters"):
         realign.load_params(path)

@@ -138,6 +138,11 @@ class DataArguments:
     new_ladders_per_step: int = field(default=1, metadata={"help": "ladders: new ones a step; the rest are re-drawn from the pool."})
     ladder_pool: int = field(default=256, metadata={"help": "ladders: re-draws come from this many recent ladders."})
     ladder_distortions: List[int] = field(default_factory=list, metadata={"help": "ladders: KADID type ids (default: all 25)."})
+    ladder_photos: str = field(
+        default="bundled",
+        metadata={"help": "ladders: 'bundled' (the 10 photos of datasets_scripts/ladders.py TRAINING_PHOTOS) or "
+                          "'bundled+' (and its 3 EXTRA_TRAINING_PHOTOS)."},
+    )
     cache_frozen_front: bool = field(
         default=False,
         metadata={"help": "ladders with the NSS start and freeze nss_front: the DataLoader worker runs the fixed front "
@@ -625,10 +630,10 @@ def main(argv=None):
             rank=accelerator.process_index, crop_size=liqe_model().config.clip_config.vision_config.image_size,
             image_mean=image_processor.image_mean, image_std=image_processor.image_std,
             type_ids=data_args.ladder_distortions or None,
-            front=FrozenFront(liqe_model()) if data_args.cache_frozen_front else None,
+            front=FrozenFront(liqe_model()) if data_args.cache_frozen_front else None, photo_set=data_args.ladder_photos,
         )
         data_plan["ladders"] = [data_args.ladders_per_step, data_args.new_ladders_per_step, data_args.ladder_pool,
-                                list(data_args.ladder_distortions), data_args.cache_frozen_front]
+                                list(data_args.ladder_distortions), data_args.cache_frozen_front, data_args.ladder_photos]
     elif data_args.train_source != "corpora":
         raise SystemExit(f"--train_source must be 'corpora' or 'ladders', got {data_args.train_source!r}")
     # The ranking loss's groups: the corpora, or (ladders) one group per ladder, all counted as one "corpus".

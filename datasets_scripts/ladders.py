@@ -80,6 +80,17 @@ TRAINING_PHOTOS = {
     "ascent": (_pywt("ascent"), "PyWavelets (pywt.data.ascent), grey", "public domain (public-domain-image.com)"),
 }
 
+# More photos from the same wheels, for the "bundled+" set (train_accelerate.py --ladder_photos): a colour street
+# scene and two grey ones. Not in the synthetic corpus, not in the unseen-photo test. (skimage's clock is left out:
+# it is motion-blurred, so it cannot stand for a pristine reference.)
+EXTRA_TRAINING_PHOTOS = {
+    "motorcycle": (lambda: _skimage("stereo_motorcycle")()[0],
+                   "scikit-image (skimage.data.stereo_motorcycle, left view; Middlebury 2014 stereo datasets, "
+                   "Scharstein et al., GCPR 2014)", "not stated by scikit-image (shipped under its BSD-3-Clause files entry)"),
+    "moon": (_skimage("moon"), "scikit-image (skimage.data.moon), grey", "not stated by scikit-image (shipped under its BSD-3-Clause files entry)"),
+    "cell": (_skimage("cell"), "scikit-image (skimage.data.cell), grey", "CC0 (stated in skimage.data.cell)"),
+}
+
 # Whole photo sources never trained on: the unseen-photo test.
 UNSEEN_PHOTOS = {
     "china": (_sklearn("china.jpg"), "scikit-learn (sklearn.datasets.load_sample_image('china.jpg'))", "CC BY 2.0 (danielbuechele, Flickr)"),
@@ -185,4 +196,4 @@ def photo_fingerprint(photos):
     return f"{crc:08x}"
 
 
-__all__ = ["Ladder", "LadderSampler", "TRAINING_PHOTOS", "UNSEEN_PHOTOS", "load_photos", "photo_fingerprint", "PRISTINE_MOS"]
+__all__ = ["Ladder", "LadderSampler", "TRAINING_PHOTOS", "EXTRA_TRAINING_PHOTOS", "UNSEEN_PHOTOS", "load_photos", "photo_fingerprint", "PRISTINE_MOS"]

@@ -19,15 +19,19 @@ it does not hold. Not part of the Hub remote code.
 import numpy as np
 import torch
 
-PHOTO_SETS = ("bundled",)
+# "bundled": datasets_scripts.ladders.TRAINING_PHOTOS (10); "bundled+": those and EXTRA_TRAINING_PHOTOS (13).
+PHOTO_SETS = ("bundled", "bundled+")
 
 
 def _photos(photo_set):
-    from datasets_scripts.ladders import TRAINING_PHOTOS, load_photos
+    from datasets_scripts.ladders import EXTRA_TRAINING_PHOTOS, TRAINING_PHOTOS, load_photos
 
-    if photo_set != "bundled":
+    if photo_set not in PHOTO_SETS:
         raise ValueError(f"unknown ladder photo set {photo_set!r}; expected one of {PHOTO_SETS}")
-    return load_photos(TRAINING_PHOTOS)
+    registry = dict(TRAINING_PHOTOS)
+    if photo_set == "bundled+":
+        registry.update(EXTRA_TRAINING_PHOTOS)
+    return load_photos(registry)
 
 
 def normalise(images, image_mean, image_std):

@@ -162,6 +162,39 @@ def test_a_short_run_writes_checkpoints_logs_and_a_hub_ready_folder(corpus, tmp_
                      ("upload_folder", "org/liqe-tiny", sorted(files))]
 
 
+@pytest.mark.slow
+def test_tensorboard_tracking_and_bf16_mixed_precision(corpus, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    # Fresh processes: Accelerate's state (mixed precision included) is a per-process singleton.
+    out = tmp_path / "run"
+    output = _finish(_launch(tiny_args(corpus, out, report_to="tensorboard", project_name="liqe-test",
+                                       mixed_precision="bf16", eval_splits="validation")))
+    assert "Mixed precision type: bf16" in output
+    log = _log(out / "train_log.jsonl")
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6] and all(math.isfinite(r["loss"]) for r in log)
+    events = list((out / "logs").rglob("events.out.tfevents.*"))
+    assert events, "no tensorboard event file"
+    scalars = {}
+    for path in events:
+        accumulator = EventAccumulator(str(path.parent))
+        accumulator.Reload()
+        for tag in accumulator.Tags()["scalars"]:
+            scalars[tag] = [(e.step, e.value) for e in accumulator.Scalars(tag)]
+    assert [step for step, _ in scalars["train/loss"]] == [1, 2, 3, 4, 5, 6]
+    assert [value for _, value in scalars["train/loss"]] == pytest.approx([r["loss"] for r in log], rel=1e-5)
+    evals = _log(out / "eval_results.jsonl")
+    assert scalars["eval/mean_validation_srcc"] == [(e["step"], pytest.approx(e["mean_validation_srcc"], abs=1e-6))
+                                                     for e in evals]
+    # bf16 autocast really ran: the same first step in float32 gives a close but different loss
+    fp32 = tmp_path / "fp32"
+    _finish(_launch(tiny_args(corpus, fp32, max_train_steps=1, eval_splits="validation", mixed_precision="no")))
+    first = _log(fp32 / "train_log.jsonl")[0]["loss"]
+    assert log[0]["loss"] != first and log[0]["loss"] == pytest.approx(first, rel=5e-2)
+    # bf16 autocast for the compute, float32 weights saved
+    assert all(w.dtype == torch.float32 for k, w in _weights(out / "final_model").items() if w.is_floating_point())
+
+
 # -- error stops ------------------------------------------------------------------------------------------------------
 def test_a_non_finite_loss_stops_the_run_naming_step_and_corpus_before_any_save(corpus, tmp_path, monkeypatch):
     from modeling_liqe import LIQEModel

@@ -114,3 +114,16 @@ def test_calibration_windows_are_normalised_ladders():
     assert windows.shape == (12, 3, CROP, CROP)
     assert torch.equal(windows, calibration_windows(2, CROP, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, seed=3, type_ids=[1]))
     assert not np.allclose(windows[0].numpy(), windows[5].numpy())  # pristine vs level 5 blur
+
+
+def test_the_bundled_plus_photo_set_adds_photos_kept_out_of_every_test_set():
+    from datasets_scripts.ladders import EXTRA_TRAINING_PHOTOS, TRAINING_PHOTOS, UNSEEN_PHOTOS
+    from modeling_liqe.ladder_data import _photos
+
+    names = [p["name"] for p in _photos("bundled+")]
+    assert names == list(TRAINING_PHOTOS) + list(EXTRA_TRAINING_PHOTOS)
+    held_out = {"chelsea", "retina", "immunohistochemistry", *UNSEEN_PHOTOS}  # the synthetic corpus's val/test, unseen
+    assert not held_out & set(names)
+    assert all(len(entry) == 3 and entry[2] for entry in EXTRA_TRAINING_PHOTOS.values())  # source and licence stated
+    more = _batches(photo_set="bundled+", seed=11)
+    assert more[0]["pixel_values"].shape[0] == 18

@@ -658,6 +658,7 @@ def main(argv=None):
                 f"{accelerator.num_processes} processes, {sum(c.batch_size for c in corpora)} images a step and process")
     train_log = output_dir / "train_log.jsonl"
     eval_log = output_dir / "eval_results.jsonl"
+    run_started = time.time()  # wall seconds of this launch, in the logs (learning curves against time)
     progress = tqdm(total=total_steps, initial=state.completed_steps, disable=not accelerator.is_local_main_process, desc="steps")
     last_results = None
 
@@ -732,7 +733,8 @@ def main(argv=None):
             state.completed_steps += 1
             progress.update(1)
             lr = used_lrs
-            record = {"step": state.completed_steps, "epoch": epoch, "lr": lr[0], "lrs": lr,
+            record = {"step": state.completed_steps, "epoch": epoch, "elapsed_s": round(time.time() - run_started, 3),
+                      "lr": lr[0], "lrs": lr,
                       "loss": float(sum(w * m for w, m in zip(weights, means) if math.isfinite(m))),
                       **{f"loss_{task}": m for (task, _), m in zip(tasks, means)},
                       "dwa_weights": weights}
@@ -764,7 +766,8 @@ def main(argv=None):
             mean_srcc = mean_over_corpora(results, "validation", "srcc")
             if accelerator.is_main_process:
                 with open(eval_log, "a", encoding="utf-8") as f:
-                    f.write(json.dumps({"step": state.completed_steps, "epoch": epoch, "mean_validation_srcc": mean_srcc,
+                    f.write(json.dumps({"step": state.completed_steps, "epoch": epoch,
+                                        "elapsed_s": round(time.time() - run_started, 3), "mean_validation_srcc": mean_srcc,
                                         "results": results}) + "\n")
                 # The per-image scores of the latest evaluation (gathered in dataset order), for checks and plots.
                 (output_dir / "eval_predictions.json").write_text(json.dumps({"step": state.completed_steps, **predictions}))

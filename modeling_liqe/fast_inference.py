@@ -13,7 +13,7 @@ exact path's time, max |delta score| <= 0.02 and SRCC >= 0.999 on the demo check
   1e-4 .. 1e-1, and one int8 scale per tensor rounds every response to 0;
 * fewer windows (the logits are averaged over windows before the softmax): the demo checkpoint's windows
   disagree, so even 14 of the 15 windows move a golden score by 0.08 and a synthetic one by 0.23, and 8 windows
-  (~0.55x the time) by up to 1.06;
+  (0.66x the time, measured under load) by up to 1.06; 6 windows cost 0.53x;
 * bfloat16 (slower on these AVX2 CPUs), ONNX fp32 (1.0x), torch.compile (~0.86x, measured under load).
 
 So `--fast` quantises only what it can measure to be harmless, per model: each `nn.Linear` of the vision tower

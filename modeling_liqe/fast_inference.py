@@ -9,7 +9,7 @@ exact path's time, max |delta score| <= 0.02 and SRCC >= 0.999 on the demo check
 
 * int8 everywhere (torch dynamic, per-channel weights, per-tensor activations; or ONNX Runtime int8): ~0.5-0.74x
   the time on the random ViT-B/32, but it DESTROYS the demo checkpoint (max |delta| 3.5, SRCC 0.0 on the golden
-  images): that vision tower (modeling_liqe/nss_init.py) carries a constant channel of ~300 next to responses of
+  images; 3.8 and 0.12 on the 875 synthetic ones): that vision tower (modeling_liqe/nss_init.py) carries a constant channel of ~300 next to responses of
   1e-4 .. 1e-1, and one int8 scale per tensor rounds every response to 0;
 * fewer windows (the logits are averaged over windows before the softmax): the demo checkpoint's windows
   disagree, so even 14 of the 15 windows move a golden score by 0.08 and a synthetic one by 0.23, and 8 windows

@@ -11,7 +11,10 @@ so a rounding error of 1e-3 already reorders neighbours and the SRCC says little
     python benchmarks/bench_fast_accuracy.py --model MODEL_DIR --synthetic SYNTH_DIR
 
 SYNTH_DIR is the output of `python -m datasets_scripts.synthetic --out SYNTH_DIR` (875 images).
-Variants: fast (`liqe score --fast`), onnx-fp32 and onnx-int8 (`liqe export onnx` + `--backend onnx`).
+Variants: fast (`liqe score --fast`: int8 for the layers its calibration finds harmless), int8-all (every
+linear layer of the vision tower int8: the earlier `--fast`), onnx-fp32 and onnx-int8 (`liqe export onnx` +
+`--backend onnx`), and windows-K (the exact float model on K of the evenly spaced windows instead of 15: the
+logits are averaged over windows before the softmax, so fewer windows is an approximation; `--windows 8,11`).
 Targets: fast max |delta| <= 0.02 and SRCC >= 0.999; onnx-fp32 max |delta| <= 1e-4.
 """
 
@@ -31,8 +34,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from modeling_liqe.metrics import srcc  # noqa: E402
 
-VARIANTS = ("fast", "onnx-fp32", "onnx-int8")
-TARGETS = {"fast": (0.02, 0.999), "onnx-fp32": (1e-4, None), "onnx-int8": (None, None)}
+VARIANTS = ("fast", "int8-all", "onnx-fp32", "onnx-int8")
+TARGETS = {"fast": (0.02, 0.999), "onnx-fp32": (1e-4, None)}
 
 
 def synthetic_images(folder, limit=None):
@@ -75,16 +78,19 @@ def main(argv=None):
     parser.add_argument("--synthetic", help="a synthetic corpus folder (python -m datasets_scripts.synthetic)")
     parser.add_argument("--limit", type=int, default=None, help="use this many evenly spaced synthetic images")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from {VARIANTS}")
+    parser.add_argument("--windows", default="", help="also the float model on these window counts, e.g. 8,11")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None, help="torch / onnxruntime threads")
     args = parser.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
     unknown = set(variants) - set(VARIANTS)
+    window_counts = [int(k) for k in args.windows.split(",") if k]
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}")
 
     import torch
 
+    from modeling_liqe.fast_inference import quantize_vision_tower
     from modeling_liqe.onnx_export import export_onnx
     from modeling_liqe.onnx_scorer import ONNXScorer
     from modeling_liqe.scoring import LIQEScorer
@@ -108,6 +114,17 @@ def main(argv=None):
         scorers = {"exact": LIQEScorer(model_dir, batch_size=args.batch_size)}
         if "fast" in variants:
             scorers["fast"] = LIQEScorer(model_dir, batch_size=args.batch_size, fast=True)
+            print(f"fast: {len(scorers['fast'].model.fast_int8_layers)} linear layers int8, "
+                  f"{len(scorers['fast'].model.fast_float_layers)} float32")
+        if "int8-all" in variants:
+            scorers["int8-all"] = LIQEScorer(model_dir, batch_size=args.batch_size)
+            scorers["int8-all"].model = quantize_vision_tower(scorers["int8-all"].model, calibrate=False)
+            scorers["int8-all"].fast = True  # one image per call, like --fast
+        for count in window_counts:
+            scorer = LIQEScorer(model_dir, batch_size=args.batch_size)
+            scorer.image_processor.num_test_patches = count
+            scorers[f"windows-{count}"] = scorer
+            variants.append(f"windows-{count}")
         for variant, quantize in (("onnx-fp32", "none"), ("onnx-int8", "int8")):
             if variant in variants:
                 export_onnx(model_dir, tmp / variant, quantize=quantize)
@@ -124,7 +141,7 @@ def main(argv=None):
             for variant in variants:
                 delta = np.abs(scores[variant] - exact)
                 rho = srcc(scores[variant], exact) if len(exact) > 2 else float("nan")
-                max_target, srcc_target = TARGETS[variant]
+                max_target, srcc_target = TARGETS.get(variant, (None, None))
                 verdict = []
                 if max_target is not None:
                     verdict.append(f"|d|<={max_target:g} {'ok' if delta.max() <= max_target else 'MISSED'}")

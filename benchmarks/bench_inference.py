@@ -7,11 +7,14 @@ On the ViT-B/32 geometry (random weights: the cost does not depend on the values
 - (b)    a naive pipeline that does the same but encodes the 495 prompts again for every image.
 Then the peak resident memory of a whole `liqe score` process on a 6000x4000 photo.
 Side by side in the same run (issue 7), the same stream through the other inference paths, as ratios to liqe:
-- fast:       `liqe score --fast` (int8 dynamic quantisation of the vision tower; CPU only);
+- fast:       `liqe score --fast` (int8 dynamic quantisation of the vision tower's linear layers that its
+              calibration finds harmless: all of them on the random ViT-B/32; CPU only);
 - onnx fp32:  `liqe export onnx` + `liqe score --backend onnx` (onnxruntime, same pre-processing);
-- onnx int8:  the same with `liqe export onnx --quantize int8`.
+- onnx int8:  the same with `liqe export onnx --quantize int8`;
+- windows-K:  (with --windows K,...) the exact float model on K evenly spaced windows instead of 15 (an
+              approximation, see bench_fast_accuracy.py: not accurate enough on the demo checkpoint).
 
-    python benchmarks/bench_inference.py [--device cpu|cuda] [--images 4] [--repeats 3] [--skip-onnx]
+    python benchmarks/bench_inference.py [--device cpu|cuda] [--images 4] [--repeats 3] [--skip-onnx] [--windows 6,8]
 
 Targets (issue 2): liqe / (a) <= 1.10, liqe / (b) <= 0.2, peak memory <= 1.5 GB; (issue 7) fast <= 0.40x liqe.
 """
@@ -92,6 +95,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-onnx", action="store_true", help="do not export and time the ONNX backend")
+    parser.add_argument("--windows", default="", help="also time the exact model on these window counts, e.g. 6,8")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
 
@@ -129,8 +133,15 @@ def main(argv=None):
 
         variants = {}  # issue 7: the other inference paths, timed on the same stream in the same loop
         if device.type == "cpu":
-            variants["fast (int8 torch)"] = LIQEScorer(folder / "model", device="cpu", batch_size=args.batch_size,
-                                                       fast=True)
+            start = time.perf_counter()
+            fast = LIQEScorer(folder / "model", device="cpu", batch_size=args.batch_size, fast=True)
+            print(f"--fast: {len(fast.model.fast_int8_layers)} linear layers int8, {len(fast.model.fast_float_layers)} "
+                  f"float32; load + calibration {time.perf_counter() - start:.1f} s")
+            variants["fast (int8 torch)"] = fast
+        for count in [int(k) for k in args.windows.split(",") if k]:
+            variants[f"windows-{count} (fp32)"] = LIQEScorer(folder / "model", device=args.device,
+                                                              batch_size=args.batch_size)
+            variants[f"windows-{count} (fp32)"].image_processor.num_test_patches = count
         if not args.skip_onnx:
             from modeling_liqe.onnx_export import export_onnx
             from modeling_liqe.onnx_scorer import ONNXScorer

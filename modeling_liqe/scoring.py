@@ -123,7 +123,8 @@ class LIQEScorer:
         pixel_limit_option (`str`, *optional*): how error messages name the pixel limit (the CLI passes
             `"--max-image-pixels"`).
         fast (`bool`, *optional*, defaults to False): the `--fast` path, CPU only: int8 dynamic quantisation of
-            the vision tower's linear layers (`modeling_liqe.fast_inference`). The default path is untouched.
+            the vision tower's linear layers that a calibration check finds harmless, float32 for the others
+            (`modeling_liqe.fast_inference`); one image per call. The default path is untouched.
         uint8_windows (`bool`, *optional*): send uint8 windows and normalise them on the device
             (`modeling_liqe.input_pipeline`; pinned memory, non-blocking copies); default: on accelerators only.
         **from_pretrained_kwargs: passed to `from_pretrained` (e.g. `revision`, `cache_dir`).
@@ -170,7 +171,8 @@ class LIQEScorer:
             from .fast_inference import quantize_vision_tower
 
             # A model passed in by the caller is copied, never quantised under their feet.
-            self.model = quantize_vision_tower(self.model, inplace=isinstance(model_source, (str, os.PathLike)))
+            self.model = quantize_vision_tower(self.model, inplace=isinstance(model_source, (str, os.PathLike)),
+                                               image_processor=self.image_processor)
         self.uint8_windows = self.device.type != "cpu" if uint8_windows is None else bool(uint8_windows)
         self._normalizer = None
         if self.uint8_windows:

@@ -1,24 +1,41 @@
-"""`--fast` (int8 dynamic quantisation of the vision tower) against the exact path, on the tiny golden model."""
+"""`--fast` (calibrated int8 dynamic quantisation of the vision tower) against the exact path.
+
+On the demo checkpoint (checkpoints/liqe-tiny-synthetic), whose hand-built vision tower carries a constant channel
+of ~300 next to responses of 1e-4 .. 1e-1, int8 everywhere destroys the scores (max |delta| 3.5 on the golden
+images); the calibration keeps the layers that read that channel in float32. On the tiny golden model (random
+weights, a sharp softmax) the calibration keeps most layers float32 too.
+"""
 
 import json
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from modeling_liqe.cli import main
-from modeling_liqe.fast_inference import quantize_vision_tower
+from modeling_liqe.fast_inference import (
+    LAYER_TOLERANCE,
+    calibration_windows,
+    layer_errors,
+    quantize_vision_tower,
+)
 from modeling_liqe.metrics import srcc
 from modeling_liqe.scoring import LIQEScorer
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, REPO_ROOT
 from tests.modeling_liqe.test_scoring import load_golden, tiny_model_dir
 
 GOLDEN_IMAGES = sorted((FIXTURES / "images").glob("*.png"))
-# Measured on the golden tiny model (scores 1.9 .. 3.4): max |delta| 0.122 over the nine images;
-# rounding its weights alone to int8 moves scores by 0.129, so this model is far more sensitive than the random
-# ViT-B/32 (5e-4, benchmarks/bench_fast_accuracy.py). The issue's target (0.02) is judged on the demo checkpoint.
-FAST_MAX_DELTA = 0.2
-FAST_MIN_SRCC = 0.9
+DEMO = REPO_ROOT / "checkpoints" / "liqe-tiny-synthetic"
+# Issue 7's accuracy targets for --fast against the exact path.
+TARGET_MAX_DELTA = 0.02
+TARGET_MIN_SRCC = 0.999
+
+
+def _scores(scorer, sources, names=None):
+    rows = list(scorer.score_paths(sources)) if names is None else scorer.score_images(sources, names)
+    assert all(row["error"] is None for row in rows), [row["error"] for row in rows]
+    return rows, np.array([row["score"] for row in rows])
 
 
 @pytest.fixture(scope="module")
@@ -31,28 +48,111 @@ def exact_and_fast(model_dir):
     return LIQEScorer(model_dir, batch_size=9), LIQEScorer(model_dir, batch_size=9, fast=True)
 
 
-def test_fast_scores_stay_close_to_the_exact_path(exact_and_fast):
-    exact, fast = exact_and_fast
-    exact_rows = list(exact.score_paths(GOLDEN_IMAGES))
-    fast_rows = list(fast.score_paths(GOLDEN_IMAGES))
-    exact_scores = np.array([row["score"] for row in exact_rows])
-    fast_scores = np.array([row["score"] for row in fast_rows])
-    delta = np.abs(fast_scores - exact_scores)
-    assert delta.max() <= FAST_MAX_DELTA
-    assert delta.max() > 0  # the quantised tower really runs
-    assert srcc(fast_scores, exact_scores) >= FAST_MIN_SRCC
+@pytest.fixture(scope="module")
+def demo():
+    return LIQEScorer(DEMO, batch_size=9), LIQEScorer(DEMO, batch_size=9, fast=True)
+
+
+def test_fast_meets_the_accuracy_targets_on_the_demo_checkpoint(demo):
+    exact, fast = demo
+    exact_rows, exact_scores = _scores(exact, GOLDEN_IMAGES)
+    fast_rows, fast_scores = _scores(fast, GOLDEN_IMAGES)
+    assert np.abs(fast_scores - exact_scores).max() <= TARGET_MAX_DELTA
+    assert srcc(fast_scores, exact_scores) >= TARGET_MIN_SRCC
     for e, f in zip(exact_rows, fast_rows):
-        assert set(e) == set(f) and f["error"] is None
+        assert set(e) == set(f)
+        assert (f["scene"], f["distortion"]) == (e["scene"], e["distortion"])
+        for key in ("quality_probs", "distortion_probs"):
+            assert list(f[key]) == list(e[key])
+            np.testing.assert_allclose(list(f[key].values()), list(e[key].values()), atol=0.02)
+
+
+def test_int8_everywhere_destroys_the_demo_checkpoint_and_the_calibration_keeps_those_layers_float(demo):
+    exact, fast = demo
+    # The layers reading the constant channel are measured as far beyond the tolerance and stay float32.
+    errors = fast.model.fast_layer_errors
+    assert max(errors.values()) > 10 * LAYER_TOLERANCE
+    assert {name for name, error in errors.items() if error > LAYER_TOLERANCE} <= set(fast.model.fast_float_layers)
+    assert fast.model.fast_float_layers and set(fast.model.fast_int8_layers).isdisjoint(fast.model.fast_float_layers)
+    quantized_types = {type(m) for m in fast.model.clip.vision_model.modules()}
+    assert (torch.ao.nn.quantized.dynamic.Linear in quantized_types) == bool(fast.model.fast_int8_layers)
+    # Without the calibration (every linear layer int8, the earlier --fast) the scores are meaningless.
+    everything = LIQEScorer(exact.model, processor=exact.processor, batch_size=9)
+    everything.model = quantize_vision_tower(exact.model, calibrate=False)
+    everything.fast = True
+    assert everything.model.fast_float_layers == []
+    _, exact_scores = _scores(exact, GOLDEN_IMAGES)
+    _, broken = _scores(everything, GOLDEN_IMAGES)
+    assert np.abs(broken - exact_scores).max() > 0.5
+
+
+@pytest.mark.parametrize(
+    "size, mode",
+    [((100, 60), "RGB"),  # upscaled to a 224 short side: 1 window
+     ((300, 250), "L"),  # greyscale, a few windows (fewer than 15)
+     ((520, 400), "RGB"),  # 8 x 6 windows: the 15-window selection
+     ((1400, 900), "RGBA")],  # resized, stride 48
+)
+def test_fast_on_other_sizes_and_modes_of_the_demo_checkpoint(demo, size, mode):
+    exact, fast = demo
+    rng = np.random.default_rng(sum(size))
+    base = rng.integers(0, 256, (size[1] // 20 + 1, size[0] // 20 + 1, 3), dtype=np.uint8)
+    image = Image.fromarray(base).resize(size, Image.BICUBIC).convert(mode)
+    noisy = Image.fromarray(np.clip(np.asarray(image.convert("RGB"), dtype=np.int16)
+                                    + rng.integers(-40, 40, (size[1], size[0], 3)), 0, 255).astype(np.uint8))
+    _, exact_scores = _scores(exact, [image, noisy], ["smooth", "noisy"])
+    _, fast_scores = _scores(fast, [image, noisy], ["smooth", "noisy"])
+    np.testing.assert_allclose(fast_scores, exact_scores, atol=TARGET_MAX_DELTA)
+
+
+def test_calibration_is_deterministic_and_measures_rounding(demo, model_dir):
+    exact, _ = demo
+    windows = calibration_windows(exact.image_processor)
+    assert windows.shape == (6, 3, 224, 224) and torch.isfinite(windows).all()
+    assert torch.equal(windows, calibration_windows(exact.image_processor))
+    assert not torch.equal(windows[0], windows[1])
+    errors = layer_errors(exact.model, windows)
+    assert set(errors) == {n for n, m in exact.model.clip.vision_model.named_modules() if type(m) is torch.nn.Linear}
+    assert errors == layer_errors(exact.model, windows)
+    # The tiny random model: ordinary weights, int8 error of a few percent per layer.
+    tiny = LIQEScorer(model_dir).model
+    tiny_errors = layer_errors(tiny, calibration_windows(LIQEScorer(model_dir).image_processor))
+    assert 0 < min(tiny_errors.values()) and max(tiny_errors.values()) < LAYER_TOLERANCE
+
+
+def test_fast_scores_stay_close_to_the_exact_path_on_the_tiny_model(exact_and_fast):
+    exact, fast = exact_and_fast
+    exact_rows, exact_scores = _scores(exact, GOLDEN_IMAGES)
+    fast_rows, fast_scores = _scores(fast, GOLDEN_IMAGES)
+    assert np.abs(fast_scores - exact_scores).max() <= TARGET_MAX_DELTA
+    assert srcc(fast_scores, exact_scores) >= TARGET_MIN_SRCC
+    for e, f in zip(exact_rows, fast_rows):
         for key in ("quality_probs", "scene_probs", "distortion_probs"):
             assert list(f[key]) == list(e[key])
-            np.testing.assert_allclose(list(f[key].values()), list(e[key].values()), atol=0.15)  # measured 0.112
 
 
-def test_fast_scores_do_not_depend_on_the_batch(exact_and_fast, model_dir):
-    _, fast = exact_and_fast
+def test_fast_quantises_the_layers_that_pass_and_stays_close(model_dir):
+    # The tiny random model with a logit scale of 1 (not 100): a soft softmax, so every layer's int8 rounding
+    # (measured 0.017 .. 0.024 of its output's spread) passes the calibration; the quantised tower then really
+    # runs, and scores stay within the target.
+    exact = LIQEScorer(model_dir, batch_size=9)
+    with torch.no_grad():
+        exact.model.clip.logit_scale.fill_(0.0)
+    fast = LIQEScorer(exact.model, processor=exact.processor, batch_size=9, fast=True)
+    assert fast.model.fast_float_layers == [] and len(fast.model.fast_int8_layers) == 12
+    assert torch.ao.nn.quantized.dynamic.Linear in {type(m) for m in fast.model.clip.vision_model.modules()}
+    _, exact_scores = _scores(exact, GOLDEN_IMAGES)
+    _, fast_scores = _scores(fast, GOLDEN_IMAGES)
+    delta = np.abs(fast_scores - exact_scores)
+    assert 0 < delta.max() <= TARGET_MAX_DELTA
+
+
+def test_fast_scores_do_not_depend_on_the_batch(demo):
+    _, fast = demo
     together = [row["score"] for row in fast.score_paths(GOLDEN_IMAGES)]
-    alone = [row["score"] for row in LIQEScorer(model_dir, batch_size=1, fast=True).score_paths(GOLDEN_IMAGES)]
-    assert together == alone
+    alone = LIQEScorer(fast.model, processor=fast.processor, batch_size=1)
+    alone.fast = True
+    assert [row["score"] for row in alone.score_paths(GOLDEN_IMAGES)] == together
 
 
 def test_the_exact_path_is_unchanged(exact_and_fast):
@@ -64,11 +164,16 @@ def test_the_exact_path_is_unchanged(exact_and_fast):
     # Building the fast scorer from a loaded model leaves that model exact (bit for bit).
     before = [row["score"] for row in rows]
     quantize_vision_tower(exact.model)
+    quantize_vision_tower(exact.model, calibrate=False)
     LIQEScorer(exact.model, processor=exact.processor, fast=True)
     assert [row["score"] for row in exact.score_paths(GOLDEN_IMAGES)] == before
     linear_types = lambda model: {type(m) for m in model.clip.vision_model.modules() if type(m).__name__ == "Linear"}
     assert linear_types(exact.model) == {torch.nn.Linear}
-    assert linear_types(fast.model) == {torch.ao.nn.quantized.dynamic.Linear}
+    expected = {torch.ao.nn.quantized.dynamic.Linear} if fast.model.fast_int8_layers else set()
+    if fast.model.fast_float_layers:
+        expected.add(torch.nn.Linear)
+    assert linear_types(fast.model) == expected
+    assert linear_types(quantize_vision_tower(exact.model, calibrate=False)) == {torch.ao.nn.quantized.dynamic.Linear}
 
 
 def test_fast_is_cpu_only(model_dir):
@@ -77,13 +182,15 @@ def test_fast_is_cpu_only(model_dir):
         quantize_vision_tower(model)
 
 
-def test_cli_fast_and_its_usage_errors(model_dir, tmp_path, capsys):
+def test_cli_fast_and_its_usage_errors(tmp_path, capsys):
     out = tmp_path / "fast.json"
-    assert main(["score", "--model", str(model_dir), "--fast", "--format", "json", "--output", str(out),
+    assert main(["score", "--model", str(DEMO), "--format", "json", "--output", str(tmp_path / "exact.json"),
+                 str(GOLDEN_IMAGES[0])]) == 0
+    assert main(["score", "--model", str(DEMO), "--fast", "--format", "json", "--output", str(out),
                  str(GOLDEN_IMAGES[0])]) == 0
     rows = json.loads(out.read_text())
-    golden = load_golden()
+    exact = json.loads((tmp_path / "exact.json").read_text())
     assert rows[0]["error"] is None
-    assert abs(rows[0]["score"] - golden[GOLDEN_IMAGES[0].name]["score"]) <= FAST_MAX_DELTA
-    assert main(["score", "--model", str(model_dir), "--fast", "--backend", "onnx", str(GOLDEN_IMAGES[0])]) == 2
+    assert abs(rows[0]["score"] - exact[0]["score"]) <= TARGET_MAX_DELTA
+    assert main(["score", "--model", str(DEMO), "--fast", "--backend", "onnx", str(GOLDEN_IMAGES[0])]) == 2
     assert "--fast applies to the torch backend" in capsys.readouterr().err

@@ -93,6 +93,17 @@ def single_label_fidelity_loss(probs, labels):
     return (1 - torch.sqrt(probs * labels.to(probs.dtype) + FIDELITY_EPS).sum(dim=1)).mean()
 
 
+def quality_level_cross_entropy(quality_probs, mos, eps=1e-6):
+    """Not in the paper: -log P(quality level = round(MOS)), mean over images; MOS on LIQE's 1-5 scale.
+
+    A training aid for from-scratch models (train_accelerate.py --quality_ce_weight): the ranking loss fixes only
+    the order of scores, this also anchors the marginal to the level. quality_probs: (batch, levels).
+    """
+    levels = quality_probs.shape[-1]
+    target = (mos.to(quality_probs.device).round().clamp(1, levels) - 1).long()
+    return -torch.log(quality_probs.gather(1, target[:, None]).squeeze(1) + eps).mean()
+
+
 def _loss_ratio(previous, before):
     """L(t-1) / L(t-2), or 1 when it is undefined (a zero or non-finite mean before, a non-finite mean after)."""
     if not (math.isfinite(previous) and math.isfinite(before)) or before == 0:
@@ -172,5 +183,6 @@ __all__ = [
     "quality_ranking_loss",
     "multilabel_fidelity_loss",
     "single_label_fidelity_loss",
+    "quality_level_cross_entropy",
     "DynamicWeightAverage",
 ]

@@ -551,6 +551,19 @@ class LIQEModel(LIQEPreTrainedModel):
             pixel_values = pixel_values.unsqueeze(1)
         batch, patches = pixel_values.shape[:2]
         images = self.image_features(pixel_values.to(self.clip.visual_projection.weight.dtype))
+        return self.forward_from_image_features(
+            images, patch_mask, mos=mos, corpus_ids=corpus_ids, scene_labels=scene_labels,
+            distortion_labels=distortion_labels, return_dict=return_dict,
+        )
+
+    def forward_from_image_features(
+        self, images, patch_mask=None, mos=None, corpus_ids=None, scene_labels=None, distortion_labels=None,
+        return_dict=None,
+    ):
+        """The rest of `forward` from `image_features(pixel_values)` (batch, patches, projection_dim): logits
+        against the prompts, one softmax, marginals, score and losses (for training code that computes the
+        image features its own way, e.g. from a cached frozen front)."""
+        return_dict = return_dict if return_dict is not None else getattr(self.config, "return_dict", True)
         # Under a device_map split the towers may sit on different devices: the (small) text features move.
         text = self.prompt_features().to(images.device)
         # Logits, softmax and marginals in float32 even for a half-precision model: x100 logit scale and a

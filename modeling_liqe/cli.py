@@ -41,7 +41,9 @@ FORMATS = ("table", "csv", "json", "jsonl")
 FORMAT_OF_EXTENSION = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 DEVICES = ("cpu", "cuda", "mps", "auto")
 VARIANT_NAMES = ("full", "quality_scene", "quality_distortion", "quality")
-GEOMETRY_NAMES = ("tiny", "small", "vit-b-32")
+# The names of modeling_liqe.geometries.GEOMETRIES, spelled out so that parsing the command line imports no torch
+# (tests/modeling_liqe/test_geometries.py checks they agree).
+GEOMETRY_NAMES = ("tiny", "small", "demo", "vit-b-32")
 PROBABILITY_KEYS = ("quality_probs", "scene_probs", "distortion_probs")
 # Show a progress bar (on a terminal only) from this many images on.
 PROGRESS_MIN_IMAGES = 16

@@ -42,3 +42,24 @@ def test_geometry_overrides_and_errors():
         clip_config_for_geometry("tiny", depth=3)
     with pytest.raises(ValueError, match="multiple of the patch size 48"):
         clip_config_for_geometry("tiny", patch=48)
+
+
+def test_the_cli_offers_every_named_geometry():
+    from modeling_liqe.cli import GEOMETRY_NAMES
+    from modeling_liqe.geometries import GEOMETRIES
+
+    assert sorted(GEOMETRY_NAMES) == sorted(GEOMETRIES)
+
+
+def test_the_demo_geometry_is_the_shipped_checkpoints_backbone():
+    import json
+
+    from tests.conftest import REPO_ROOT
+
+    shipped = json.loads((REPO_ROOT / "checkpoints" / "liqe-tiny-synthetic" / "config.json").read_text())["clip_config"]
+    built = clip_config_for_geometry("demo")
+    for tower, ours in (("vision_config", built.vision_config), ("text_config", built.text_config)):
+        for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"):
+            assert shipped[tower][key] == getattr(ours, key), (tower, key)
+    assert shipped["vision_config"]["patch_size"] == built.vision_config.patch_size == 32
+    assert shipped["projection_dim"] == built.projection_dim

@@ -143,6 +143,11 @@ class DataArguments:
         metadata={"help": "ladders: 'bundled' (the 10 photos of datasets_scripts/ladders.py TRAINING_PHOTOS) or "
                           "'bundled+' (and its 3 EXTRA_TRAINING_PHOTOS)."},
     )
+    ladder_dead_leaves: int = field(
+        default=0,
+        metadata={"help": "ladders: this many procedural dead-leaves references (datasets_scripts/dead_leaves.py, "
+                          "seed 0) join the photos: more references than the few bundled photos."},
+    )
     cache_frozen_front: bool = field(
         default=False,
         metadata={"help": "ladders with the NSS start and freeze nss_front: the DataLoader worker runs the fixed front "
@@ -631,9 +636,12 @@ def main(argv=None):
             image_mean=image_processor.image_mean, image_std=image_processor.image_std,
             type_ids=data_args.ladder_distortions or None,
             front=FrozenFront(liqe_model()) if data_args.cache_frozen_front else None, photo_set=data_args.ladder_photos,
+            dead_leaves=data_args.ladder_dead_leaves,
         )
         data_plan["ladders"] = [data_args.ladders_per_step, data_args.new_ladders_per_step, data_args.ladder_pool,
                                 list(data_args.ladder_distortions), data_args.cache_frozen_front, data_args.ladder_photos]
+        if data_args.ladder_dead_leaves:  # appended only when used: older checkpoints' data plans still match
+            data_plan["ladders"].append(["dead_leaves", data_args.ladder_dead_leaves])
     elif data_args.train_source != "corpora":
         raise SystemExit(f"--train_source must be 'corpora' or 'ladders', got {data_args.train_source!r}")
     # The ranking loss's groups: the corpora, or (ladders) one group per ladder, all counted as one "corpus".

@@ -23,7 +23,7 @@ import torch
 PHOTO_SETS = ("bundled", "bundled+")
 
 
-def _photos(photo_set):
+def _photos(photo_set, dead_leaves=0):
     from datasets_scripts.ladders import EXTRA_TRAINING_PHOTOS, TRAINING_PHOTOS, load_photos
 
     if photo_set not in PHOTO_SETS:
@@ -31,7 +31,13 @@ def _photos(photo_set):
     registry = dict(TRAINING_PHOTOS)
     if photo_set == "bundled+":
         registry.update(EXTRA_TRAINING_PHOTOS)
-    return load_photos(registry)
+    photos = load_photos(registry)
+    if dead_leaves:
+        from datasets_scripts.dead_leaves import dead_leaves_photos
+
+        # Seed 0 always: the same procedural references whatever the run's seed (recorded in the data plan).
+        photos += dead_leaves_photos(dead_leaves, seed=0)
+    return photos
 
 
 def normalise(images, image_mean, image_std):
@@ -55,12 +61,14 @@ class LadderBatches(torch.utils.data.Dataset):
         image_mean, image_std: the image processor's normalisation.
         type_ids: KADID-style distortion ids (default: all 25).
         photo_set: which photos (``"bundled"``: `datasets_scripts.ladders.TRAINING_PHOTOS`).
+        dead_leaves: how many procedural dead-leaves references (`datasets_scripts/dead_leaves.py`, seed 0) join
+            the photos; a ladder picks its reference uniformly among all of them.
         front: optional `frozen_front.FrozenFront`: the batch then holds its output per image (`front_states`,
             computed once per ladder and cached) instead of the windows (`pixel_values`).
     """
 
     def __init__(self, ladders_per_batch=16, new_per_batch=1, pool=256, seed=0, rank=0, crop_size=224,
-                 image_mean=(0.5, 0.5, 0.5), image_std=(0.5, 0.5, 0.5), type_ids=None, photo_set="bundled", front=None):
+                 image_mean=(0.5, 0.5, 0.5), image_std=(0.5, 0.5, 0.5), type_ids=None, photo_set="bundled", front=None, dead_leaves=0):
         if ladders_per_batch < 1:
             raise ValueError(f"ladders_per_batch must be >= 1, got {ladders_per_batch}")
         if not 1 <= new_per_batch <= ladders_per_batch:
@@ -70,6 +78,9 @@ class LadderBatches(torch.utils.data.Dataset):
                              f"({ladders_per_batch - new_per_batch}) ladders")
         if photo_set not in PHOTO_SETS:
             raise ValueError(f"unknown ladder photo set {photo_set!r}; expected one of {PHOTO_SETS}")
+        if int(dead_leaves) != dead_leaves or dead_leaves < 0:
+            raise ValueError(f"dead_leaves must be a count >= 0, got {dead_leaves!r}")
+        self.dead_leaves = int(dead_leaves)
         self.ladders_per_batch, self.new_per_batch, self.pool = int(ladders_per_batch), int(new_per_batch), int(pool)
         self.seed, self.rank, self.crop_size = int(seed), int(rank), int(crop_size)
         self.image_mean, self.image_std = tuple(image_mean), tuple(image_std)
@@ -104,7 +115,7 @@ class LadderBatches(torch.utils.data.Dataset):
         if ladder_id in self._cache:
             return self._cache[ladder_id]
         if self._photos is None:
-            self._photos = _photos(self.photo_set)
+            self._photos = _photos(self.photo_set, self.dead_leaves)
         sampler = LadderSampler(self._photos, crop_size=self.crop_size, type_ids=self.type_ids,
                                 seed=[self.seed, self.rank, int(ladder_id)])
         made = sampler.sample()

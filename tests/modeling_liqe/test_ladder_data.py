@@ -102,6 +102,8 @@ def test_with_a_front_the_batch_holds_its_output_computed_once_per_ladder():
         (dict(ladders_per_batch=0), "ladders_per_batch must be >= 1"),
         (dict(pool=1), r"pool \(1\) must hold at least"),
         (dict(photo_set="mine"), "unknown ladder photo set 'mine'"),
+        (dict(dead_leaves=-1), "dead_leaves must be a count >= 0"),
+        (dict(dead_leaves=1.5), "dead_leaves must be a count >= 0"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(overrides, message):
@@ -127,3 +129,20 @@ def test_the_bundled_plus_photo_set_adds_photos_kept_out_of_every_test_set():
     assert all(len(entry) == 3 and entry[2] for entry in EXTRA_TRAINING_PHOTOS.values())  # source and licence stated
     more = _batches(photo_set="bundled+", seed=11)
     assert more[0]["pixel_values"].shape[0] == 18
+
+
+def test_dead_leaves_references_join_the_photos_and_ladders_are_drawn_from_them():
+    from datasets_scripts.dead_leaves import dead_leaves_image
+    from datasets_scripts.ladders import TRAINING_PHOTOS
+    from modeling_liqe.ladder_data import _photos
+
+    photos = _photos("bundled", dead_leaves=3)
+    assert [p["name"] for p in photos] == list(TRAINING_PHOTOS) + [f"dead_leaves_0_{i}" for i in range(3)]
+    assert np.array_equal(photos[-1]["image"], dead_leaves_image(512, seed=[0, 2]))
+    data = _batches(dead_leaves=3, ladders_per_batch=2, pool=2)
+    assert torch.equal(data[4]["pixel_values"], _batches(dead_leaves=3, ladders_per_batch=2, pool=2)[4]["pixel_values"])
+    assert len(data._photos) == len(TRAINING_PHOTOS) + 3  # the batches above drew from the joined set
+    from datasets_scripts.ladders import LadderSampler
+
+    drawn = {LadderSampler(photos, crop_size=CROP, type_ids=[1], seed=[5, 0, i]).sample().reference for i in range(40)}
+    assert any(name.startswith("dead_leaves_") for name in drawn) and drawn & set(TRAINING_PHOTOS)

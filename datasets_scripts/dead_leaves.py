@@ -1,0 +1,126 @@
+"""Procedural reference images: the *dead leaves* model, for training a quality model on more than a few photos.
+
+Issue 11: a readout trained on level ladders of ten bundled photos overfits them (research/LOG.md). The dead leaves
+model (Matheron 1968; Lee, Mumford & Huang, "Occlusion models for natural images", IJCV 2001) reproduces the
+statistics that quality features measure in natural photos -- a scale-invariant (1/f^2) power spectrum, sharp
+occluding edges, flat and smoothly shaded regions -- and it is the standard target for texture-loss measurement
+in camera testing (Cao, Guichard & Hornung, "Dead leaves model for measuring texture quality on a digital
+camera", 2010). Each image is a seeded stack of occluding discs whose radii follow the scale-invariant law
+p(r) ~ r^-3 between `min_radius` and `max_radius`; each disc has a colour drawn from a palette of natural colours
+and a gentle linear shading, so regions are not perfectly flat. Edges are anti-aliased by rendering at
+`supersample` times the size and reducing with a box filter: a pristine reference must hold no aliasing, blur or
+noise of its own.
+
+The images are made here from a seed (no download, no licence beyond this repository's own): a training run that
+uses them records the seeds, and `dead_leaves_photos(count, seed)` rebuilds them exactly.
+
+    python -m datasets_scripts.dead_leaves --out DIR --count 8 --seed 0     # PNGs, to look at them
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+# Natural colours (linear mixes of these sRGB anchors): foliage, sky, earth, skin, stone, water, shadow, light.
+PALETTE = np.array(
+    [
+        [70, 100, 45], [120, 150, 70], [110, 150, 205], [185, 205, 225], [120, 90, 60], [180, 150, 110],
+        [205, 160, 130], [150, 110, 90], [130, 130, 125], [200, 195, 185], [50, 80, 100], [30, 30, 35],
+        [235, 230, 215], [170, 60, 45], [210, 180, 60], [90, 60, 110],
+    ],
+    dtype=np.float64,
+)
+
+
+def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersample=2, coverage=3.0):
+    """One (size, size, 3) uint8 dead-leaves image, a pure function of its arguments.
+
+    Args:
+        size: output side in pixels.
+        seed: the image's seed (an int or a sequence of ints, as `numpy.random.default_rng` takes).
+        min_radius, max_radius: disc radii in output pixels (default max: size / 4).
+        supersample: render at this factor and box-reduce (anti-aliased edges).
+        coverage: discs drawn until their total area is `coverage` times the image's (later discs occlude
+            earlier ones; 3 leaves almost no background uncovered).
+    """
+    if size < 8 or supersample < 1 or not 0 < min_radius:
+        raise ValueError(f"need size >= 8, supersample >= 1 and min_radius > 0 (got {size}, {supersample}, {min_radius})")
+    max_radius = float(max_radius if max_radius is not None else size / 4)
+    if max_radius <= min_radius:
+        raise ValueError(f"max_radius ({max_radius}) must exceed min_radius ({min_radius})")
+    rng = np.random.default_rng(seed)
+    big = size * supersample
+    # Each image draws its colours from a few palette anchors (a coherent scene, not confetti).
+    anchors = PALETTE[rng.choice(len(PALETTE), size=int(rng.integers(3, 6)), replace=False)]
+    canvas = np.empty((big, big, 3), dtype=np.float32)
+    canvas[:] = anchors[0]
+    # A per-image colour cast and contrast, so the set spans dim, bright, warm and cold scenes.
+    cast = rng.uniform(0.8, 1.2, size=3)
+    gain = rng.uniform(0.6, 1.15)
+    r_min, r_max = min_radius * supersample, max_radius * supersample
+    area = 0.0
+    yy_cache = np.arange(big, dtype=np.float32)
+    while area < coverage * big * big:
+        # Inverse-CDF draw from p(r) ~ r^-3 on [r_min, r_max].
+        u = rng.random()
+        r = 1.0 / np.sqrt(1.0 / r_min**2 - u * (1.0 / r_min**2 - 1.0 / r_max**2))
+        cy, cx = rng.uniform(-r, big + r, size=2)
+        y0, y1 = max(0, int(cy - r)), min(big, int(cy + r) + 1)
+        x0, x1 = max(0, int(cx - r)), min(big, int(cx + r) + 1)
+        area += np.pi * r * r
+        if y0 >= y1 or x0 >= x1:
+            continue
+        ys, xs = yy_cache[y0:y1, None] - cy, yy_cache[None, x0:x1] - cx
+        inside = ys * ys + xs * xs <= r * r
+        a, b = rng.choice(len(anchors), size=2)
+        mix = rng.random()
+        colour = (mix * anchors[a] + (1 - mix) * anchors[b]) * rng.uniform(0.55, 1.25)
+        # Gentle linear shading across the disc (up to +-12% of its colour).
+        direction = rng.normal(size=2)
+        direction /= np.linalg.norm(direction) + 1e-12
+        shade = 1.0 + rng.uniform(0.0, 0.12) * (ys * direction[0] + xs * direction[1]) / r
+        region = canvas[y0:y1, x0:x1]
+        region[inside] = (colour[None, None, :] * shade[..., None])[inside]
+    canvas = (canvas * (cast * gain)[None, None, :].astype(np.float32))
+    if supersample > 1:
+        canvas = canvas.reshape(size, supersample, size, supersample, 3).mean(axis=(1, 3))
+    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
+
+
+def dead_leaves_photos(count, seed=0, size=512):
+    """`count` dead-leaves images as `datasets_scripts.ladders.load_photos` entries (name, image, grey, ...)."""
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    return [
+        {
+            "name": f"dead_leaves_{seed}_{index}",
+            "image": dead_leaves_image(size=size, seed=[int(seed), index]),
+            "grey": False,
+            "source": f"datasets_scripts/dead_leaves.py (seed {seed}, image {index})",
+            "licence": "generated (this repository's licence)",
+        }
+        for index in range(int(count))
+    ]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="folder for the PNGs")
+    parser.add_argument("--count", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--size", type=int, default=512)
+    args = parser.parse_args(argv)
+    from PIL import Image
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for photo in dead_leaves_photos(args.count, seed=args.seed, size=args.size):
+        Image.fromarray(photo["image"]).save(out / f"{photo['name']}.png")
+    print(f"wrote {args.count} images to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

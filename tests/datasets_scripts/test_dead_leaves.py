@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from datasets_scripts.dead_leaves import dead_leaves_image, dead_leaves_photos, main
+
+
+def test_an_image_is_a_pure_function_of_its_seed():
+    a = dead_leaves_image(96, seed=[0, 3])
+    assert a.shape == (96, 96, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, dead_leaves_image(96, seed=[0, 3]))
+    assert not np.array_equal(a, dead_leaves_image(96, seed=[0, 4]))
+    assert not np.array_equal(a, dead_leaves_image(96, seed=[1, 3]))
+
+
+@pytest.mark.parametrize("size", [32, 97, 200])
+def test_images_hold_occluding_regions_of_several_colours_at_any_size(size):
+    image = dead_leaves_image(size, seed=size).astype(np.int16)
+    colours = np.unique(image.reshape(-1, 3), axis=0)
+    assert len(colours) > 10  # many leaves (and their shading)
+    # Mostly flat or smooth inside regions, sharp at edges: most neighbouring pixels differ little, a few a lot.
+    step = np.abs(np.diff(image, axis=1)).max(axis=2)
+    assert np.median(step) <= 2
+    assert (step > 30).mean() > 0.001
+
+
+def test_edges_are_anti_aliased_by_the_supersampling():
+    # Rendered at 3x and box-reduced, an edge passes through intermediate values; without it only leaf colours.
+    smooth = dead_leaves_image(128, seed=1, supersample=3)
+    hard = dead_leaves_image(128, seed=1, supersample=1)
+    assert len(np.unique(smooth.reshape(-1, 3), axis=0)) > len(np.unique(hard.reshape(-1, 3), axis=0))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(size=4), "size >= 8"),
+        (dict(supersample=0), "supersample >= 1"),
+        (dict(min_radius=0), "min_radius > 0"),
+        (dict(min_radius=10, max_radius=5), "max_radius"),
+    ],
+)
+def test_bad_arguments_are_refused_with_the_reason(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        dead_leaves_image(**{"size": 64, **kwargs})
+
+
+def test_photos_are_named_by_seed_and_index_with_their_source():
+    photos = dead_leaves_photos(3, seed=2, size=64)
+    assert [p["name"] for p in photos] == ["dead_leaves_2_0", "dead_leaves_2_1", "dead_leaves_2_2"]
+    assert all(not p["grey"] and p["licence"] and "seed 2" in p["source"] for p in photos)
+    assert np.array_equal(photos[1]["image"], dead_leaves_image(64, seed=[2, 1]))
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        dead_leaves_photos(0)
+
+
+def test_the_command_writes_pngs(tmp_path):
+    assert main(["--out", str(tmp_path), "--count", "2", "--seed", "1", "--size", "48"]) == 0
+    written = sorted(tmp_path.glob("*.png"))
+    assert [p.name for p in written] == ["dead_leaves_1_0.png", "dead_leaves_1_1.png"]
+    assert np.array_equal(np.asarray(Image.open(written[0])), dead_leaves_image(48, seed=[1, 0]))

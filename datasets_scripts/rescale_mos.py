@@ -140,18 +140,7 @@ def rescale_corpus(source, destination, name, power=1.5, low=None, high=None, sc
                                              "image_id": pa.array([p[1] for p in pairs], pa.string()),
                                              "split": pa.array([p[2] for p in pairs], pa.string())})
 
-    if destination.exists():
-        if destination.resolve() == source.resolve():
-            raise ValueError(f"{destination}: is the source corpus; give another folder")
-        if any(destination.iterdir()):
-            if not overwrite:
-                raise ValueError(f"{destination}: exists and is not empty (use --overwrite)")
-            shutil.rmtree(destination)
-    (destination / "data").mkdir(parents=True, exist_ok=True)
-    for item in source.iterdir():
-        if item.name == "data" or (subset and item.name == SPLITS_DIR):
-            continue
-        (shutil.copytree if item.is_dir() else shutil.copy2)(item, destination / item.name)
+    new_tables = {}  # every MOS is mapped (and checked) before anything is written
     for file, table in kept_tables.items():
         mos = _column_floats(table, "mos")
         try:
@@ -167,6 +156,20 @@ def rescale_corpus(source, destination, name, power=1.5, low=None, high=None, sc
                 table = table.set_column(index, table.schema.field(index), column)
         index = table.column_names.index("corpus")
         table = table.set_column(index, table.schema.field(index), pa.array([name] * table.num_rows, pa.string()))
+        new_tables[file] = table
+    if destination.exists():
+        if destination.resolve() == source.resolve():
+            raise ValueError(f"{destination}: is the source corpus; give another folder")
+        if any(destination.iterdir()):
+            if not overwrite:
+                raise ValueError(f"{destination}: exists and is not empty (use --overwrite)")
+            shutil.rmtree(destination)
+    (destination / "data").mkdir(parents=True, exist_ok=True)
+    for item in source.iterdir():
+        if item.name == "data" or (subset and item.name == SPLITS_DIR):
+            continue
+        (shutil.copytree if item.is_dir() else shutil.copy2)(item, destination / item.name)
+    for file, table in new_tables.items():
         pq.write_table(table, destination / "data" / Path(file).name)
     if subset:
         (destination / SPLITS_DIR).mkdir(parents=True, exist_ok=True)

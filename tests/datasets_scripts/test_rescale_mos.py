@@ -27,6 +27,7 @@ def test_out_of_range_mos_and_occupied_folder_are_clear_errors(tmp_path, capsys)
     source = write_toy_corpus(tmp_path / "toy", "toy", scale="zero_to_hundred", references=2, levels=3)
     assert rescale_mos.main([str(source), str(tmp_path / "out"), "--name", "x"]) == 1
     assert "outside [1.0, 5.0]" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # every MOS is checked before anything is written
     assert rescale_mos.main([str(source), str(tmp_path / "ok"), "--name", "x", "--low", "0", "--high", "100"]) == 0
     assert rescale_mos.main([str(source), str(tmp_path / "ok"), "--name", "x", "--low", "0", "--high", "100"]) == 1
     assert "not empty" in capsys.readouterr().err

@@ -8,10 +8,14 @@ row) and the corpus folders, and prints
 2. on the judged split, the pooled SRCC of raw MOS, of the `liqe realign` realigned MOS, and of the **common
    scale** every synthetic corpus derives from (the 1-5 rule `synthetic.quality_target(type, level)`, known here
    because the corpora are synthetic): any realignment that maps equal quality in two corpora to one value has
-   exactly that pooled SRCC, so it is the ceiling of a perfect realignment on that split.
+   exactly that pooled SRCC: what a perfect realignment reaches on that split. It is not a bound on a realignment
+   fitted to the model, which may follow where the model puts each corpus rather than where quality is equal
+   (the README's SYN + SYN_MILD example passes it by 0.004).
 
-    PYTHONPATH=. python research/realign_diagnosis.py --corpus SYN --corpus SYN_LIVE_SCALE \\
+    PYTHONPATH=. python research/realign_diagnosis.py --corpus SYN --corpus SYN_MILD \\
         --csv OUT/realigned_mos.csv [--csv OUT_VALIDATION/realigned_mos.csv] [--split test]
+
+`research/realign_example.sh OUT_DIR [MODEL]` builds the README's corpora and runs `liqe realign` and this script.
 """
 
 import argparse
@@ -63,7 +67,7 @@ def main(argv=None):
             if split == args.split:
                 common = quality_target(by_fine[table.extra["distortion_fine"][row]], level)
                 for name, value in (("raw MOS", table.mos[row]), ("realigned MOS", realigned[key]),
-                                    ("common scale (ceiling)", common), ("score", scores[key])):
+                                    ("common scale (perfect realignment)", common), ("score", scores[key])):
                     pooled[name].append(value)
         print(f"\n{table.name} ({folder}): mean score per level 1..5, by split and reference photo")
         for (split, reference), levels in sorted(per.items()):
@@ -72,8 +76,8 @@ def main(argv=None):
             everything = np.mean([v for values in levels.values() for v in values])
             print(f"  {split:10s} {reference:22s} {trained:10s} mean {everything:.2f}  per level {means}")
     print(f"\npooled SRCC against the scores on the {args.split} split ({len(pooled['score'])} images):")
-    for name in ("raw MOS", "realigned MOS", "common scale (ceiling)"):
-        print(f"  {name:24s} {srcc(pooled['score'], pooled[name]):.4f}")
+    for name in ("raw MOS", "realigned MOS", "common scale (perfect realignment)"):
+        print(f"  {name:36s} {srcc(pooled['score'], pooled[name]):.4f}")
     return 0
 
 

@@ -67,3 +67,54 @@ def test_realign_refuses_bad_inputs(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("not json")
     assert main(base + ["--dataset", str(corpora[0]), "--params", str(tmp_path / "bad.json")]) == 1
     assert "bad.json: not a realignment parameter file" in capsys.readouterr().err
+
+
+def test_realignment_beats_naive_rescaling_when_one_corpus_covers_only_mild_distortions(tmp_path, capsys):
+    """Issue 10's must-show in miniature, with a stand-in model whose scores follow the known quality.
+
+    Two small synthetic corpora: one over all 5 levels on the 1-5 scale, one holding only levels 1-2 but rated over
+    its own whole 0-100 scale (`rescale_mos --max-level 2 --own-range`). Per-corpus min-max and z-score stretch the
+    mild corpus over the same span as the full one (its level-2 images land beside the other's level-5 ones); the
+    realignment maps each corpus's MOS onto the model's scale, where the mild corpus sits high. The stand-in model
+    is a weights file (for the fingerprint) whose scores are written to the score cache: a monotone map of the
+    synthetic quality target plus seeded noise, so the model is good but not perfect.
+    """
+    from safetensors.numpy import save_file
+
+    from datasets_scripts import rescale_mos, synthetic
+    from modeling_liqe.analysis_data import load_converted, table_hashes
+    from modeling_liqe.score_cache import ScoreCache, model_fingerprint
+
+    tiny = dict(image_size=48, distortions=[1, 10, 11])  # gaussian blur, JPEG, white noise; 5 levels; 7 photos
+    full, other, mild = tmp_path / "full", tmp_path / "other", tmp_path / "mild"
+    synthetic.build_synthetic_corpus(out_dir=full, seed=0, **tiny)
+    synthetic.build_synthetic_corpus(out_dir=other, seed=1, split_seed=0, **tiny)
+    assert rescale_mos.main([str(other), str(mild), "--name", "synthetic_mild", "--max-level", "2",
+                             "--own-range"]) == 0
+    model = tmp_path / "stand-in"
+    model.mkdir()
+    save_file({"weight": np.zeros(1, np.float32)}, str(model / "model.safetensors"))
+    cache_path = tmp_path / "cache.sqlite"
+    cache = ScoreCache(cache_path)
+    fingerprint = model_fingerprint(model, cache)
+    by_fine = {d.fine: d for d in synthetic.DISTORTIONS}
+    rng = np.random.default_rng(0)
+    for corpus in (full, mild):
+        table = load_converted(corpus)
+        quality = np.array([synthetic.quality_target(by_fine[fine], int(level))
+                            for fine, level in zip(table.extra["distortion_fine"], table.distortion_level)])
+        scores = 1 + 4 / (1 + np.exp(-1.5 * (quality - 3))) + rng.normal(0, 0.3, size=len(table))
+        cache.store(fingerprint, {h: {"score": float(s), "quality_probs": None, "scene_probs": None,
+                                      "distortion_probs": None} for h, s in zip(table_hashes(table), scores)})
+    cache.close()
+
+    out = tmp_path / "realign"
+    assert main(["realign", "--model", str(model), "--dataset", str(full), "--dataset", str(mild), "--output-dir",
+                 str(out), "--cache", str(cache_path), "--no-plots"]) == 0
+    assert "0 image(s) through the model" in capsys.readouterr().err  # every score is the stand-in's
+    report = json.loads((out / "realign.json").read_text())
+    assert report["corpora"]["synthetic_mild"]["mos_range"][1] == pytest.approx(100, abs=1e-3)
+    pooled = report["pooled"]
+    for measure in ("srcc", "plcc", "krcc"):
+        naive = {method: pooled[method][measure] for method in ("raw_mos", "min_max", "z_score")}
+        assert pooled["realigned"][measure] > max(naive.values()), (measure, pooled["realigned"][measure], naive)

@@ -156,6 +156,9 @@ class DataArguments:
     )
 
 
+SELECTION_METRICS = ("srcc", "level_rank_srcc", "last")
+
+
 @dataclass
 class TrainingArguments:
     """Optimisation, schedule, checkpoints, trackers and publishing."""
@@ -194,6 +197,12 @@ class TrainingArguments:
     checkpoints_total_limit: Optional[int] = field(default=None, metadata={"help": "Keep only the newest N checkpoints."})
     resume_from_checkpoint: Optional[str] = field(default=None, metadata={"help": "'latest' or a checkpoint folder."})
     eval_every_epochs: int = field(default=1, metadata={"help": "Evaluate every N epochs (and after the last step)."})
+    selection_metric: str = field(
+        default="srcc",
+        metadata={"help": "What best_model maximises, averaged over the corpora's validation splits: 'srcc' (whole-split "
+                          "SRCC) or 'level_rank_srcc' (mean within-(reference, distortion type) SRCC of score vs "
+                          "level; corpora without levels have none) or 'last' (the final evaluation)."},
+    )
     torch_threads: Optional[int] = field(
         default=None,
         metadata={"help": "Torch threads of each training process (default: what the launcher set, e.g. accelerate's "
@@ -453,8 +462,9 @@ def model_index_card(model, results, corpora, description, training_args, step):
                 "metrics": metrics,
             })
     block = yaml.safe_dump({"model-index": [{"name": name, "results": entries}]}, sort_keys=False)
-    intro = (f"LIQE {description}, with `accelerate launch train_accelerate.py` (step {step}, best mean validation "
-             f"SRCC over {len(corpora)} corpora). SRCC and KRCC on the raw scores; PLCC and RMSE after the "
+    intro = (f"LIQE {description}, with `accelerate launch train_accelerate.py` (step {step}, "
+             + ("the last evaluation" if training_args.selection_metric == "last" else
+                f"kept by mean validation {training_args.selection_metric} over {len(corpora)} corpora") + "). SRCC and KRCC on the raw scores; PLCC and RMSE after the "
              "4-parameter logistic; scene accuracy counts an image right when its labels are its top scenes.")
     card = render_model_card(model.config, f"LIQE ({model.config.variant} variant), trained", intro, ("trained",))
     front_end = card.index("---\n", 4)
@@ -544,6 +554,8 @@ def ensure_synthetic_corpus(data_args, accelerator):
 
 def main(argv=None):
     model_args, data_args, training_args = parse_arguments(argv)
+    if training_args.selection_metric not in SELECTION_METRICS:
+        raise SystemExit(f"--selection_metric must be one of {SELECTION_METRICS}, got {training_args.selection_metric!r}")
     output_dir = Path(training_args.output_dir)
     log_with = None if training_args.report_to in ("none", "", None) else (
         "all" if training_args.report_to == "all" else [t.strip() for t in training_args.report_to.split(",")])
@@ -772,6 +784,8 @@ def main(argv=None):
             model.train()
             last_results = results
             mean_srcc = mean_over_corpora(results, "validation", "srcc")
+            selected = (float(state.completed_steps) if training_args.selection_metric == "last"
+                        else mean_over_corpora(results, "validation", training_args.selection_metric))
             if accelerator.is_main_process:
                 with open(eval_log, "a", encoding="utf-8") as f:
                     f.write(json.dumps({"step": state.completed_steps, "epoch": epoch,
@@ -784,13 +798,14 @@ def main(argv=None):
             logger.info(f"step {state.completed_steps}: mean validation SRCC {mean_srcc:.4f} (SRCC {summary})")
             if log_with is not None:
                 accelerator.log({**flatten(results), "eval/mean_validation_srcc": mean_srcc}, step=state.completed_steps)
-            better = math.isfinite(mean_srcc) and mean_srcc > state.best_metric
+            better = math.isfinite(selected) and selected > state.best_metric
             if better or (state.best_step is None and not math.isfinite(state.best_metric) and last):
-                state.best_metric = mean_srcc if math.isfinite(mean_srcc) else state.best_metric
+                state.best_metric = selected if math.isfinite(selected) else state.best_metric
                 state.best_step = state.completed_steps
                 card = model_index_card(liqe_model(), results, corpora, description, training_args, state.completed_steps)
                 save_model_folder(accelerator, liqe_model(), processor, output_dir / "best_model", card)
-                logger.info(f"new best model (mean validation SRCC {mean_srcc:.4f}) in {output_dir / 'best_model'}")
+                logger.info(f"new best model (mean validation {training_args.selection_metric} {selected:.4f}) in "
+                            f"{output_dir / 'best_model'}")
         if full_epoch and training_args.checkpoint_every_epoch:
             save_checkpoint(accelerator, output_dir, state.completed_steps, training_args.checkpoints_total_limit)
         if last:

@@ -61,9 +61,31 @@ def split_metrics(predictions):
     return result
 
 
+def level_ranking(dataset, scores):
+    """Mean within-(reference, distortion type) SRCC between score and distortion level (`liqe eval`'s
+    level_rank_srcc), for a split whose rows carry `reference_id`, `distortion_level` and a distortion column;
+    None otherwise. `scores` are in the dataset's row order."""
+    from .eval_table import level_rank_srcc
+
+    columns = getattr(dataset, "column_names", None) or []
+    if "reference_id" not in columns or "distortion_level" not in columns:
+        return None
+    kind = "distortion_fine" if "distortion_fine" in columns else "distortion" if "distortion" in columns else None
+    if kind is None:
+        return None
+    references, types = dataset["reference_id"], dataset[kind]
+    levels = np.array([np.nan if v is None else float(v) for v in dataset["distortion_level"]])
+    # Pristine references (no level) and unlabelled rows do not join a ladder.
+    groups = [(ref, t) if ref is not None and t is not None else None for ref, t in zip(references, types)]
+    levels = np.where([g is None for g in groups], np.nan, levels)
+    value = level_rank_srcc(np.asarray(scores, dtype=np.float64), levels, groups)
+    return value if math.isfinite(value) else None
+
+
 def evaluate_corpora(model, loaders, accelerator=None, return_predictions=False):
     """{corpus: {split: metrics}} for `loaders` = {corpus: {split: DataLoader}}; empty splits are left out.
 
+    Splits of corpora with known distortion levels (the synthetic corpus, KADID, ...) also get `level_rank_srcc`.
     With `return_predictions`, also {corpus: {split: {"score": [...], "mos": [...]}}} in dataset order.
     """
     results, predictions = {}, {}
@@ -73,6 +95,9 @@ def evaluate_corpora(model, loaders, accelerator=None, return_predictions=False)
                 continue
             outputs = predict_split(model, loader, accelerator)
             results.setdefault(corpus, {})[split] = split_metrics(outputs)
+            ranking = level_ranking(getattr(loader.dataset, "data", None), outputs["score"])
+            if ranking is not None:
+                results[corpus][split]["level_rank_srcc"] = ranking
             predictions.setdefault(corpus, {})[split] = {"score": outputs["score"].tolist(), "mos": outputs["mos"].tolist()}
     return (results, predictions) if return_predictions else results
 
@@ -95,4 +120,4 @@ def flatten(results, prefix="eval"):
     return flat
 
 
-__all__ = ["predict_split", "split_metrics", "evaluate_corpora", "mean_over_corpora", "flatten"]
+__all__ = ["predict_split", "split_metrics", "level_ranking", "evaluate_corpora", "mean_over_corpora", "flatten"]

@@ -163,6 +163,33 @@ def test_a_short_run_writes_checkpoints_logs_and_a_hub_ready_folder(corpus, tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("selection", ["level_rank_srcc", "last"])
+def test_best_model_is_kept_by_the_selection_metric(corpus, tmp_path, selection):
+    import re
+
+    import numpy as np
+
+    from modeling_liqe.eval_table import level_rank_srcc
+    from modeling_liqe.train_data import load_corpora
+
+    out = tmp_path / "run"
+    main(tiny_args(corpus, out, num_train_epochs=3, steps_per_epoch=1, selection_metric=selection, learning_rate=0.05,
+                   eval_splits="validation"))
+    evals = _log(out / "eval_results.jsonl")
+    assert [e["step"] for e in evals] == [1, 2, 3]
+    # level_rank_srcc of the last evaluation, recomputed from its per-image scores and the split's own columns
+    table = load_corpora([str(corpus)], sessions=["seeded"])[0].splits["validation"]  # the order the run scored
+    scores = np.asarray(json.loads((out / "eval_predictions.json").read_text())["synthetic"]["validation"]["score"])
+    groups = list(zip(table["reference_id"], table["distortion_fine"]))
+    expected = level_rank_srcc(scores, np.asarray(table["distortion_level"], dtype=float), groups)
+    assert evals[-1]["results"]["synthetic"]["validation"]["level_rank_srcc"] == pytest.approx(expected, abs=1e-9)
+    values = [e["results"]["synthetic"]["validation"]["level_rank_srcc"] for e in evals]
+    kept = evals[int(np.argmax(values))]["step"] if selection == "level_rank_srcc" else 3
+    card = (out / "best_model" / "README.md").read_text()
+    assert re.search(rf"\(step {kept}, ", card), (values, card[:600])
+
+
+@pytest.mark.slow
 def test_tensorboard_tracking_and_bf16_mixed_precision(corpus, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -318,6 +345,7 @@ def _fresh_start(corpus, folder):
         (dict(freeze="nss_front ("), "--freeze: '\\(' is not a regular expression"),
         (dict(vision_init="dct"), "--vision_init must be 'random' or 'nss'"),
         (dict(train_source="folder", cache_frozen_front="false"), "--train_source must be 'corpora' or 'ladders'"),
+        (dict(selection_metric="plcc"), "--selection_metric must be one of"),
     ],
 )
 def test_ladder_recipe_misconfigurations_stop_with_the_reason(corpus, tmp_path, overrides, message):

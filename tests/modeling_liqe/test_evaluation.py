@@ -46,3 +46,27 @@ def test_mean_over_corpora_and_flatten():
     assert math.isnan(mean_over_corpora(results, "train"))
     flat = flatten(results)
     assert flat["eval/a/validation/srcc"] == 0.5 and flat["eval/a/validation/num_images"] == 3 and len(flat) == 5
+
+
+def test_level_ranking_is_the_mean_within_reference_and_type_srcc_of_score_against_level():
+    import datasets
+
+    from modeling_liqe.evaluation import level_ranking
+
+    # Two ladders ranked perfectly and inverted, one ranked half-way; a pristine row (no level) and a row with no
+    # reference join no ladder; a ladder with one level has no ranking.
+    rows = [("a", "blur", 1, 5.0), ("a", "blur", 2, 4.0), ("a", "blur", 3, 3.0),
+            ("a", "noise", 1, 1.0), ("a", "noise", 2, 2.0), ("a", "noise", 3, 3.0),
+            ("b", "blur", 1, 2.0), ("b", "blur", 2, 3.0), ("b", "blur", 3, 1.0),
+            ("b", "jpeg", 2, 9.0), ("b", None, 1, 7.0), (None, "blur", 4, 0.0), ("a", "blur", None, 9.9)]
+    table = datasets.Dataset.from_dict({
+        "reference_id": [r[0] for r in rows], "distortion_fine": [r[1] for r in rows],
+        "distortion_level": [r[2] for r in rows], "mos": [1.0] * len(rows)})
+    scores = [r[3] for r in rows]
+    expected = np.mean([1.0, -1.0, metrics.srcc([2.0, 3.0, 1.0], [-1, -2, -3])])
+    assert level_ranking(table, scores) == pytest.approx(expected)
+    assert level_ranking(table.remove_columns("distortion_level"), scores) is None  # no levels: no ranking
+    assert level_ranking(None, scores) is None
+    # the coarse class column serves when the fine type is absent
+    coarse = table.remove_columns("distortion_fine").add_column("distortion", [0, 0, 0, 1, 1, 1, 0, 0, 0, 2, None, 0, 0])
+    assert level_ranking(coarse, scores) == pytest.approx(expected)

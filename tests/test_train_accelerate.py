@@ -18,6 +18,19 @@ def corpus(tmp_path_factory):
     return build_tiny_corpus(tmp_path_factory.mktemp("corpus") / "tiny")
 
 
+# An uninterrupted launched float32 run: the reference of the SIGKILL-and-resume test, and the float32 first step
+# the bf16 test compares with (the training sampler and crops are indexed by step, the weights start from the
+# seed: step 1 is the same step in a run of any length, so a separate 1-step launch only repeated it).
+STRAIGHT = dict(num_train_epochs=2, steps_per_epoch=4, checkpointing_steps=3, eval_splits="validation")
+
+
+@pytest.fixture(scope="module")
+def straight_run(corpus, tmp_path_factory):
+    """(output folder, console) of the run."""
+    out = tmp_path_factory.mktemp("straight") / "run"
+    return out, _finish(_launch(tiny_args(corpus, out, **STRAIGHT)))
+
+
 # -- arguments --------------------------------------------------------------------------------------------------------
 def test_default_config_is_the_synthetic_demo_and_the_cli_overrides_it():
     model_args, data_args, training_args = parse_arguments([])
@@ -190,7 +203,7 @@ def test_best_model_is_kept_by_the_selection_metric(corpus, tmp_path, selection)
 
 
 @pytest.mark.slow
-def test_tensorboard_tracking_and_bf16_mixed_precision(corpus, tmp_path):
+def test_tensorboard_tracking_and_bf16_mixed_precision(corpus, straight_run, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     # Fresh processes: Accelerate's state (mixed precision included) is a per-process singleton.
@@ -213,9 +226,9 @@ def test_tensorboard_tracking_and_bf16_mixed_precision(corpus, tmp_path):
     evals = _log(out / "eval_results.jsonl")
     assert scalars["eval/mean_validation_srcc"] == [(e["step"], pytest.approx(e["mean_validation_srcc"], abs=1e-6))
                                                      for e in evals]
-    # bf16 autocast really ran: the same first step in float32 gives a close but different loss
-    fp32 = tmp_path / "fp32"
-    _finish(_launch(tiny_args(corpus, fp32, max_train_steps=1, eval_splits="validation", mixed_precision="no")))
+    # bf16 autocast really ran: the same first step in float32 (a launched float32 run) gives a close but different loss
+    fp32, fp32_console = straight_run
+    assert "Mixed precision type: no" in fp32_console
     first = _log(fp32 / "train_log.jsonl")[0]["loss"]
     assert log[0]["loss"] != first and log[0]["loss"] == pytest.approx(first, rel=5e-2)
     # bf16 autocast for the compute, float32 weights saved
@@ -407,13 +420,13 @@ def _log(path):
 
 
 @pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_latest_equals_an_uninterrupted_run(corpus, tmp_path):
+def test_sigkill_mid_epoch_then_resume_latest_equals_an_uninterrupted_run(corpus, straight_run, tmp_path):
     import os
     import signal
     import time
 
-    common = dict(num_train_epochs=2, steps_per_epoch=4, checkpointing_steps=3, eval_splits="validation")
-    _finish(_launch(tiny_args(corpus, tmp_path / "straight", **common)))
+    common = STRAIGHT
+    straight, _ = straight_run
 
     killed = tmp_path / "killed"
     process = _launch(tiny_args(corpus, killed, **common))
@@ -436,12 +449,12 @@ def test_sigkill_mid_epoch_then_resume_latest_equals_an_uninterrupted_run(corpus
     _finish(_launch(tiny_args(corpus, killed, resume_from_checkpoint="latest", **common)))
     steps = [r["step"] for r in _log(log)]
     assert steps == list(range(1, 8)) + [7, 8]  # resumed right after checkpoint-6: nothing before it redone or lost
-    straight_log = _log(tmp_path / "straight" / "train_log.jsonl")
+    straight_log = _log(straight / "train_log.jsonl")
     resumed_log = _log(log)[-2:]
     for ours, theirs in zip(resumed_log, straight_log[-2:]):
         assert ours["step"] == theirs["step"] and ours["lr"] == theirs["lr"] and ours["dwa_weights"] == theirs["dwa_weights"]
         assert ours["loss"] == pytest.approx(theirs["loss"], abs=1e-6)
-    expected, actual = _weights(tmp_path / "straight" / "final_model"), _weights(killed / "final_model")
+    expected, actual = _weights(straight / "final_model"), _weights(killed / "final_model")
     assert expected.keys() == actual.keys()
     for key in expected:
         assert torch.allclose(actual[key].double(), expected[key].double(), atol=1e-6, rtol=0), key

@@ -3,77 +3,27 @@ package is NOT importable, under transformers 5 and 4.5x: the same scores as `li
 (served by a real local HTTP server) and PIL images.
 
 The 4.x interpreters are those of test_remote_code.py ($LIQE_TF4_PYTHON / .venv-tf4, $LIQE_TF450_PYTHON /
-.venv-tf450); each skips visibly when absent.
+.venv-tf450); each skips visibly when absent. The folder is test_remote_code.py's converted golden model, and the
+pipeline runs first thing in that file's first child process of each interpreter (one interpreter and
+transformers start-up serves both files' checks).
 """
 
 import json
-import os
-import subprocess
 
 import pytest
 
 from modeling_liqe.pipeline_folder import CUSTOM_PIPELINES, PIPELINE_FILE
 from modeling_liqe.scoring import LIQEScorer
-from tests.conftest import FIXTURES, REPO_ROOT
-from tests.modeling_liqe.test_remote_code import _interpreter
-from tests.modeling_liqe.test_scoring import tiny_model_dir
+from tests.conftest import FIXTURES
+from tests.modeling_liqe.test_remote_code import PIPELINE_IMAGES, _interpreter, converted_folder, first_load
 
-IMAGES = ["astronaut.png", "chelsea_rgba.png", "coins_gray_600x1200.png"]
-CHILD_TIMEOUT_S = 300
-
-# Runs in the child interpreter; must not need anything from this repository.
-CHILD_SCRIPT = r'''
-import functools
-import http.server
-import importlib.util
-import json
-import os
-import sys
-import threading
-
-repo_root, folder, images_dir, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
-repo = os.path.realpath(repo_root)
-
-
-def _editable(obj):
-    return "__editable__" in getattr(obj if isinstance(obj, type) else type(obj), "__module__", "")
-
-
-sys.path[:] = [p for p in sys.path if "__editable__" not in p and os.path.realpath(p or os.getcwd()) != repo]
-sys.meta_path[:] = [f for f in sys.meta_path if not _editable(f)]
-sys.path_hooks[:] = [h for h in sys.path_hooks if "__editable__" not in getattr(h, "__module__", "")]
-sys.path_importer_cache.clear()
-if importlib.util.find_spec("modeling_liqe") is not None:
-    sys.exit("CHILD-SETUP-ERROR: modeling_liqe is importable here")
-
-import transformers
-from PIL import Image
-from transformers import pipeline
-
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=images_dir)
-handler.log_message = lambda *args: None
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-base = f"http://127.0.0.1:{server.server_address[1]}/"
-
-assess = pipeline("image-quality-assessment", model=folder, trust_remote_code=True)
-paths = [os.path.join(images_dir, name) for name in names]
-result = {
-    "transformers": transformers.__version__,
-    "pipeline_class": f"{type(assess).__module__}.{type(assess).__qualname__}",
-    "paths": assess(paths),
-    "urls": assess([base + name for name in names]),
-    "pil": [assess(Image.open(path)) for path in paths],
-    "single": assess(paths[0]),
-}
-server.shutdown()
-print("RESULT " + json.dumps(result))
-'''
+IMAGES = PIPELINE_IMAGES
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    return tiny_model_dir(tmp_path_factory)
+    # the golden tiny model's Hub folder of test_remote_code.py (converted once a session)
+    return converted_folder(tmp_path_factory)[0]
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +43,12 @@ def test_converted_folder_ships_the_pipeline(model_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("interpreter", ["transformers5", "transformers4", "transformers4.50"])
-def test_pipeline_in_a_fresh_process_without_the_package(interpreter, model_dir, expected, tmp_path):
+def test_pipeline_in_a_fresh_process_without_the_package(interpreter, model_dir, expected, tmp_path_factory):
+    # The pipeline runs first thing in test_remote_code.py's first child of this interpreter (a fresh process
+    # where this package is not importable; shared with the remote-code round trip, one start-up for both).
     python, version = _interpreter(interpreter)
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"), TOKENIZERS_PARALLELISM="false")
-    env.pop("HF_MODULES_CACHE", None)
-    child = subprocess.run(
-        [python, "-c", CHILD_SCRIPT, str(REPO_ROOT), str(model_dir), str(FIXTURES / "images"), ",".join(IMAGES)],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=CHILD_TIMEOUT_S,
-    )
-    assert child.returncode == 0, child.stderr[-3000:]
-    line = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")][-1]
-    result = json.loads(line[len("RESULT "):])
+    child, _ = first_load(interpreter, python, tmp_path_factory)
+    result = dict(child["pipeline"], transformers=child["transformers"])
     assert result["transformers"].startswith(version)
     assert result["pipeline_class"].endswith("pipeline_liqe.LIQEImageQualityPipeline")
     assert "modeling_liqe" not in result["pipeline_class"].split("pipeline_liqe")[0].split(".")

@@ -9,6 +9,9 @@ The child runs under this interpreter (transformers 5) and, when available, unde
 the newest 4.x (`$LIQE_TF4_PYTHON`, else `<repo>/.venv-tf4/bin/python`) and the declared floor 4.50
 (`$LIQE_TF450_PYTHON`, else `<repo>/.venv-tf450/bin/python`); `.ci/run` creates both venvs. A variable that is
 set must point at a Python (failure, not skip).
+
+The first child of each interpreter is run once a session and shared: by the round trip, by the saved-under-4.x
+test, and by test_pipeline_liqe.py (the child runs its `pipeline(...)` check first).
 """
 
 import json
@@ -37,7 +40,8 @@ import os
 import sys
 
 repo_root, folder, images_dir, result_path = sys.argv[1:5]
-save_dir = sys.argv[5] if len(sys.argv) > 5 else None
+save_dir = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+pipeline_names = sys.argv[6].split(",") if len(sys.argv) > 6 else []
 
 # An editable install (`pip install -e .`) would make the package importable from anywhere: drop the repo
 # from sys.path and setuptools' editable finders, then PROVE that the package cannot be imported.
@@ -63,6 +67,35 @@ else:
 import torch
 import transformers
 from transformers import AutoModel, AutoProcessor
+
+pipeline_result = None
+if pipeline_names:
+    # test_pipeline_liqe.py's check, first thing in this fresh process (before any Auto class has loaded the
+    # folder's code): `pipeline("image-quality-assessment", model=folder, trust_remote_code=True)` on paths, http
+    # URLs served by a real local HTTP server, and PIL images.
+    import functools
+    import http.server
+    import threading
+
+    from PIL import Image
+    from transformers import pipeline
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=images_dir)
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    assess = pipeline("image-quality-assessment", model=folder, trust_remote_code=True)
+    paths = [os.path.join(images_dir, name) for name in pipeline_names]
+    pipeline_result = {
+        "pipeline_class": f"{type(assess).__module__}.{type(assess).__qualname__}",
+        "paths": assess(paths),
+        "urls": assess([base + name for name in pipeline_names]),
+        "pil": [assess(Image.open(path)) for path in paths],
+        "single": assess(paths[0]),
+    }
+    server.shutdown()
+    del assess
 
 model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
 processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
@@ -107,6 +140,7 @@ result = {
     "images": images,
     "images_reencoded": reencoded,
     "shipped_features_used": shipped_features_used,
+    "pipeline": pipeline_result,
 }
 with open(result_path, "w", encoding="utf-8") as f:
     json.dump(result, f)
@@ -145,9 +179,23 @@ def golden():
         return json.load(f)
 
 
+_SESSION_CACHE = {}
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    """The tiny golden model converted into a Hub folder, and its outputs in this process."""
+    return converted_folder(tmp_path_factory)
+
+
+def converted_folder(tmp_path_factory):
+    """The tiny golden model converted into a Hub folder, and its outputs in this process (once a session: also
+    the folder of test_pipeline_liqe.py)."""
+    if "converted" not in _SESSION_CACHE:
+        _SESSION_CACHE["converted"] = _convert(tmp_path_factory)
+    return _SESSION_CACHE["converted"]
+
+
+def _convert(tmp_path_factory):
     root = tmp_path_factory.mktemp("liqe-remote-code")
     state = build_openai_clip_state_dict()
     assert state_dict_checksum(state) == TINY_CHECKSUM
@@ -161,6 +209,32 @@ def converted(tmp_path_factory):
             output = model.eval()(**processor(images=str(FIXTURES / "images" / name)))
             outputs[name] = {key: getattr(output, key)[0].tolist() for key in OUTPUT_KEYS if getattr(output, key) is not None}
     return folder, outputs
+
+
+# The images test_pipeline_liqe.py scores through `pipeline(...)` in the first child of each interpreter.
+PIPELINE_IMAGES = ["astronaut.png", "chelsea_rgba.png", "coins_gray_600x1200.png"]
+
+
+def first_load(interpreter, python, tmp_path_factory):
+    """(result, re-saved folder) of the first fresh process of `interpreter` on the converted folder: it runs
+    test_pipeline_liqe.py's pipeline on PIPELINE_IMAGES, then loads the folder with the Auto classes, scores,
+    and saves what it loaded. Once a session per interpreter: the round trip, the saved-under-4-loads-under-5
+    test and the pipeline test each need this child, and each starting its own only repeated the interpreter
+    and transformers start-up."""
+    key = ("first", interpreter)
+    if key not in _SESSION_CACHE:
+        folder, _ = converted_folder(tmp_path_factory)
+        workdir = tmp_path_factory.mktemp(f"first-{interpreter}")
+        resaved = workdir / "resaved"
+        result = _run_child(python, folder, workdir / "result.json", save_dir=resaved, workdir=workdir,
+                            pipeline_images=PIPELINE_IMAGES)
+        _SESSION_CACHE[key] = (result, resaved)
+    return _SESSION_CACHE[key]
+
+
+@pytest.fixture(scope="module")
+def first_loads(tmp_path_factory):
+    return lambda interpreter, python: first_load(interpreter, python, tmp_path_factory)
 
 
 def _max_abs_diff(a, b):
@@ -217,7 +291,7 @@ def _check_hub_folder(folder):
     return files
 
 
-def _run_child(python, folder, result_path, save_dir=None, workdir=None):
+def _run_child(python, folder, result_path, save_dir=None, workdir=None, pipeline_images=()):
     workdir = Path(workdir)
     script = workdir / "liqe_remote_code_child.py"
     script.write_text(CHILD_SCRIPT, encoding="utf-8")
@@ -229,9 +303,11 @@ def _run_child(python, folder, result_path, save_dir=None, workdir=None):
         TOKENIZERS_PARALLELISM="false",
         PYTHONDONTWRITEBYTECODE="1",
     )
+    env.pop("HF_MODULES_CACHE", None)
     command = [python, str(script), str(REPO_ROOT), str(folder), str(FIXTURES / "images"), str(result_path)]
-    if save_dir is not None:
-        command.append(str(save_dir))
+    command.append("" if save_dir is None else str(save_dir))
+    if pipeline_images:
+        command.append(",".join(pipeline_images))
     completed = subprocess.run(
         command, cwd=workdir, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, stdin=subprocess.DEVNULL
     )
@@ -252,14 +328,12 @@ def test_converted_folder_is_a_hub_remote_code_folder(converted):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("interpreter", sorted(INTERPRETERS))
-def test_fresh_process_round_trip(interpreter, converted, golden, tmp_path):
+def test_fresh_process_round_trip(interpreter, converted, first_loads, golden, tmp_path):
     python, expected_version = _interpreter(interpreter)
     folder, in_process = converted
 
-    # 1. Fresh process loads the converted folder through the Auto classes.
-    first_dir, resaved = tmp_path / "first", tmp_path / "resaved"
-    first_dir.mkdir()
-    first = _run_child(python, folder, first_dir / "result.json", save_dir=resaved, workdir=first_dir)
+    # 1. Fresh process loads the converted folder through the Auto classes (and saves what it loaded).
+    first, resaved = first_loads(interpreter, python)
     assert first["transformers"].startswith(expected_version), f"{python} has transformers {first['transformers']}"
     # The classes came from the folder's code (transformers_modules), not from an installed package.
     for key in ("model_class", "processor_class", "image_processor_class"):
@@ -282,13 +356,13 @@ def test_fresh_process_round_trip(interpreter, converted, golden, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("interpreter", ["transformers4", "transformers4.50"])
-def test_folder_saved_under_transformers4_loads_under_transformers5(interpreter, converted, golden, tmp_path):
+def test_folder_saved_under_transformers4_loads_under_transformers5(interpreter, converted, first_loads, golden,
+                                                                   tmp_path):
     """A user on transformers 4.x saves (e.g. after fine-tuning); another on 5.x loads that folder."""
     python, expected_version = _interpreter(interpreter)
     folder, in_process = converted
-    saved_by_4 = tmp_path / "saved-by-4"
-    (tmp_path / "four").mkdir()
-    four = _run_child(python, folder, tmp_path / "four" / "result.json", save_dir=saved_by_4, workdir=tmp_path / "four")
+    # the 4.x process that loaded the converted folder and saved it (the same child as the round trip's first)
+    four, saved_by_4 = first_loads(interpreter, python)
     assert four["transformers"].startswith(expected_version)
     _check_hub_folder(saved_by_4)
     (tmp_path / "five").mkdir()

@@ -50,6 +50,7 @@ def main(model_dir, run_dir, eval_json, liqe_eval_md, curve_jsonl, naive_jsonl, 
                  }.get(kept, f"kept the evaluation with the best validation {kept}")
     # Wall time: the run's own record (elapsed_s, newer runs) or the figure read from its console log.
     minutes = best["elapsed_s"] / 60 if "elapsed_s" in best else float(wall_minutes)
+    # CURVE: a research-driver run's curve.jsonl (the earlier photos-only recipe).
     curve = [json.loads(l) for l in Path(curve_jsonl).read_text().splitlines() if l.strip()]
     naive = [json.loads(l) for l in Path(naive_jsonl).read_text().splitlines() if l.strip()]
     synth, unseen = result["synthetic_heldout"], result["unseen_photos"]
@@ -162,12 +163,15 @@ levels): mean within-(photo, distortion) SRCC **{unseen['mean_srcc']:.3f}** (tar
 |---|---|---|
 {unseen_photos}
 
-## Learning curves: this recipe vs the naive one (same machine, same load, side by side)
+## Learning curves: this recipe vs the naive one
 
 ![curves](curves.png)
 
-Measured with the research driver (`research/train_demo.py`, the same recipe before it was ported into
-`train_accelerate.py`; fast in-training evaluation: 1 centre window per synthetic image, 3 per unseen image):
+This recipe's curve is the evaluation table above (`train_accelerate.py`'s own evaluations: the processor's 15
+windows, wall minutes including the evaluations; drawn as "this recipe" in the plot, `python research/plot_curves.py`).
+The earlier photos-only recipe and the naive one were measured side by side on the same machine with the research
+driver (`research/train_demo.py`; training minutes; fast in-training evaluation: 1 centre window per synthetic
+image, 3 per unseen image). Photos-only recipe:
 
 | minutes | steps | synthetic SRCC | class accuracy | unseen SRCC |
 |---|---|---|---|---|
@@ -180,7 +184,7 @@ Naive recipe (the issue's: random 8.8 M CLIP, fixed 500-image corpus of 4 photos
 {rows(naive)}
 
 What made it learn: a feature prior (the fixed NSS front) so that training only fits a readout, and the readout
-trained on cached features of ever-new ladders (hundreds of steps per minute instead of a few). A random ViT
+trained on cached features of ever-new ladders (hundreds of steps per minute instead of a few){"; then references beyond the ten photos: with the dead-leaves images the held-out level ranking went from 0.584 to the figure above, at the same budget (`research/LOG.md`, session 14)" if dead_leaves else ""}. A random ViT
 did not move off chance in the minutes this machine gives (`research/LOG.md`, rounds 1-2).
 
 ## Weaknesses (read before using it)

@@ -1,6 +1,10 @@
 """Plot held-out SRCC against training minutes for several runs: research/curves.png (+ a markdown table).
 
     python research/plot_curves.py OUT.png RUN_DIR[=LABEL] ...
+
+RUN_DIR is a research-driver run (curve.jsonl: 1 centre window per synthetic image, training minutes) or a
+`train_accelerate.py` output folder (eval_results.jsonl: the processor's 15 windows, test split's level_rank_srcc
+and distortion accuracy, wall minutes including its evaluations; no unseen-photo figure).
 """
 
 import json
@@ -9,7 +13,18 @@ from pathlib import Path
 
 
 def load(run_dir):
-    return [json.loads(line) for line in (Path(run_dir) / "curve.jsonl").read_text().splitlines() if line.strip()]
+    curve = Path(run_dir) / "curve.jsonl"
+    if curve.is_file():
+        return [json.loads(line) for line in curve.read_text().splitlines() if line.strip()]
+    points = []
+    for line in (Path(run_dir) / "eval_results.jsonl").read_text().splitlines():
+        if line.strip():
+            e = json.loads(line)
+            test = e["results"]["synthetic"]["test"]
+            points.append({"minutes": round(e["elapsed_s"] / 60, 1), "step": e["step"],
+                           "synth_srcc": round(test["level_rank_srcc"], 3),
+                           "synth_acc": round(test["distortion_accuracy"], 3), "unseen_srcc": None})
+    return points
 
 
 def main(argv):
@@ -27,7 +42,8 @@ def main(argv):
         curve = load(run_dir)
         minutes = [r["minutes"] for r in curve]
         for axis, key in zip(axes, ("synth_srcc", "synth_acc", "unseen_srcc")):
-            axis.plot(minutes, [r[key] for r in curve], marker="o", label=label)
+            if all(r[key] is not None for r in curve):
+                axis.plot(minutes, [r[key] for r in curve], marker="o", label=label)
         for r in curve:
             table.append(f"| {label} | {r['minutes']} | {r['step']} | {r['synth_srcc']} | {r['synth_acc']} | {r['unseen_srcc']} |")
     titles = ("synthetic held-out photos: mean SRCC\n(score vs level, per reference x distortion)",
@@ -40,7 +56,7 @@ def main(argv):
     axes[0].axhline(0.9, color="red", ls="--", lw=0.8)
     axes[1].axhline(0.6, color="red", ls="--", lw=0.8)
     axes[2].axhline(0.85, color="red", ls="--", lw=0.8)
-    axes[2].legend(fontsize=8)
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     Path(out).with_suffix(".md").write_text("\n".join(table) + "\n")

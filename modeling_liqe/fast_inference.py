@@ -171,12 +171,14 @@ def _swap(vision, modules):
     return replaced
 
 
-def quantize_vision_tower(model, inplace=False, calibrate=True, image_processor=None):
+def quantize_vision_tower(model, inplace=False, calibrate=True, image_processor=None, class_token_only=True):
     """`model` with its CLIP vision tower's `nn.Linear` layers dynamically quantised to int8 (CPU inference).
 
     With `calibrate` (default) only the layers that the calibration check finds harmless are quantised (module
     docstring); their names are in `model.fast_int8_layers`, the float ones in `model.fast_float_layers` and the
     measured per-layer errors in `model.fast_layer_errors`. `calibrate=False` quantises every linear layer.
+    `class_token_only` (default) computes the last encoder layer for the class token only (`ClassTokenLastLayer`:
+    the same arithmetic, float rounding apart, for less work).
     The exact model is left untouched unless `inplace`. Raises a clear error where the torch build has no
     dynamic quantisation (then export with `liqe export onnx --quantize int8` and use `--backend onnx`).
     """
@@ -186,6 +188,9 @@ def quantize_vision_tower(model, inplace=False, calibrate=True, image_processor=
     if not inplace:
         model = copy.deepcopy(model)
     model = model.float().eval()
+    if class_token_only:
+        # Exact arithmetic, less work: the last encoder layer for the class token only (the only token pooled).
+        class_token_last_layer(model)
     # The prompt features of the float text tower, frozen: the quantised model is a scoring copy, and its forward
     # (one call per image) then skips the per-call checksum of the text weights that guards the cache of the
     # trainable model (a read of all text weights per call: ~1.5 s of a ViT-B/32's 3 s per image under load).
@@ -220,5 +225,55 @@ def quantize_vision_tower(model, inplace=False, calibrate=True, image_processor=
     return model
 
 
-__all__ = ["quantize_vision_tower", "calibration_windows", "layer_errors", "FAST_DESCRIPTION", "LAYER_TOLERANCE",
-           "SCORE_TOLERANCE", "PROBS_TOLERANCE"]
+
+
+class ClassTokenLastLayer(torch.nn.Module):
+    """The last CLIP encoder layer computed for the class token only (exact: nothing after it reads the others).
+
+    The vision tower's output is `post_layernorm(last_hidden_state[:, 0])`, so in the last layer only the class
+    token's query, attention output, out_proj and MLP matter; the keys and values still come from every token.
+    This skips ~10/12 of the last layer's matrix work (~7% of a 12-layer tower's). Returns a (batch, 1, width)
+    hidden state (the class token), which the tower pools as before.
+    """
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, hidden_states, attention_mask=None, *args, **kwargs):
+        if attention_mask is not None:
+            raise ValueError("ClassTokenLastLayer: the vision tower has no attention mask")
+        layer = self.layer
+        attn = layer.self_attn
+        batch, tokens, width = hidden_states.shape
+        heads, head_dim = attn.num_heads, attn.head_dim
+        x = layer.layer_norm1(hidden_states)
+        query = attn.q_proj(x[:, :1]).view(batch, 1, heads, head_dim).transpose(1, 2)
+        key = attn.k_proj(x).view(batch, tokens, heads, head_dim).transpose(1, 2)
+        value = attn.v_proj(x).view(batch, tokens, heads, head_dim).transpose(1, 2)
+        out = torch.nn.functional.scaled_dot_product_attention(query, key, value, scale=attn.scale)
+        out = attn.out_proj(out.transpose(1, 2).reshape(batch, 1, width))
+        cls = hidden_states[:, :1] + out
+        cls = cls + layer.mlp(layer.layer_norm2(cls))
+        return cls if _LAYER_RETURNS_TENSOR else (cls,)
+
+
+def _layer_returns_tensor():
+    import transformers
+
+    return int(transformers.__version__.split(".")[0]) >= 5
+
+
+_LAYER_RETURNS_TENSOR = _layer_returns_tensor()
+
+
+def class_token_last_layer(model):
+    """Replace the vision tower's last encoder layer by `ClassTokenLastLayer` (in place; returns `model`)."""
+    layers = model.clip.vision_model.encoder.layers
+    if not isinstance(layers[-1], ClassTokenLastLayer):
+        layers[-1] = ClassTokenLastLayer(layers[-1])
+    return model
+
+
+__all__ = ["quantize_vision_tower", "calibration_windows", "layer_errors", "class_token_last_layer",
+           "ClassTokenLastLayer", "FAST_DESCRIPTION", "LAYER_TOLERANCE", "SCORE_TOLERANCE", "PROBS_TOLERANCE"]

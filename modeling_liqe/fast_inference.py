@@ -14,7 +14,14 @@ exact path's time, max |delta score| <= 0.02 and SRCC >= 0.999 on the demo check
 * fewer windows (the logits are averaged over windows before the softmax): the demo checkpoint's windows
   disagree, so even 14 of the 15 windows move a golden score by 0.08 and a synthetic one by 0.23, and 8 windows
   (0.66x the time, measured under load) by up to 1.06; 6 windows cost 0.53x;
-* bfloat16 (slower on these AVX2 CPUs), ONNX fp32 (1.0x), torch.compile (~0.86x, measured under load).
+* bfloat16 (slower on these AVX2 CPUs), ONNX fp32 (1.0x), torch.compile (~0.86x, measured under load);
+* the engines measured for the 0.40x target (benchmarks/bench_fast_engines.py, research/LOG.md "Issue 7"): ONNX
+  Runtime int8 dynamic 0.55-0.58x, with the class-token-only last layer and an int8 patch embedding 0.51-0.53x,
+  static int8 (QDQ / QOperator) no faster; an int8 product is ~0.52-0.60x a float32 one on these CPUs, so int8
+  alone cannot reach 0.40x.
+
+The last encoder layer runs for the class token only (`ClassTokenLastLayer`): the tower pools that token alone,
+so the other tokens' queries, attention outputs and MLPs in that layer are dead work (exact arithmetic).
 
 So `--fast` quantises only what it can measure to be harmless, per model: each `nn.Linear` of the vision tower
 is tried in int8 on deterministic calibration windows (`calibration_windows`), and kept float32 when its output's
@@ -44,8 +51,9 @@ import torch
 
 FAST_DESCRIPTION = (
     "int8 dynamic quantisation (CPU only, per-channel weights) of the vision tower's linear layers that a "
-    "calibration check finds harmless, float32 for the others: ~0.74x the exact path's time on the random "
-    "ViT-B/32 (every layer int8); the demo checkpoint keeps its outlier-reading layers in float32 (exact, not faster)"
+    "calibration check finds harmless, float32 for the others, and the last encoder layer for the class token "
+    "only (exact): ~0.56-0.61x the exact path's CPU time on the random ViT-B/32 (every layer int8); the demo "
+    "checkpoint keeps its outlier-reading layers in float32 (scores equal within 1e-6, ~0.9x the CPU time)"
 )
 
 # A layer stays float32 when ||int8 output - float output|| > LAYER_TOLERANCE * ||float output - its token mean||
@@ -171,12 +179,14 @@ def _swap(vision, modules):
     return replaced
 
 
-def quantize_vision_tower(model, inplace=False, calibrate=True, image_processor=None):
+def quantize_vision_tower(model, inplace=False, calibrate=True, image_processor=None, class_token_only=True):
     """`model` with its CLIP vision tower's `nn.Linear` layers dynamically quantised to int8 (CPU inference).
 
     With `calibrate` (default) only the layers that the calibration check finds harmless are quantised (module
     docstring); their names are in `model.fast_int8_layers`, the float ones in `model.fast_float_layers` and the
     measured per-layer errors in `model.fast_layer_errors`. `calibrate=False` quantises every linear layer.
+    `class_token_only` (default) computes the last encoder layer for the class token only (`ClassTokenLastLayer`:
+    the same arithmetic, float rounding apart, for less work).
     The exact model is left untouched unless `inplace`. Raises a clear error where the torch build has no
     dynamic quantisation (then export with `liqe export onnx --quantize int8` and use `--backend onnx`).
     """
@@ -186,6 +196,9 @@ def quantize_vision_tower(model, inplace=False, calibrate=True, image_processor=
     if not inplace:
         model = copy.deepcopy(model)
     model = model.float().eval()
+    if class_token_only:
+        # Exact arithmetic, less work: the last encoder layer for the class token only (the only token pooled).
+        class_token_last_layer(model)
     # The prompt features of the float text tower, frozen: the quantised model is a scoring copy, and its forward
     # (one call per image) then skips the per-call checksum of the text weights that guards the cache of the
     # trainable model (a read of all text weights per call: ~1.5 s of a ViT-B/32's 3 s per image under load).
@@ -220,5 +233,55 @@ def quantize_vision_tower(model, inplace=False, calibrate=True, image_processor=
     return model
 
 
-__all__ = ["quantize_vision_tower", "calibration_windows", "layer_errors", "FAST_DESCRIPTION", "LAYER_TOLERANCE",
-           "SCORE_TOLERANCE", "PROBS_TOLERANCE"]
+
+
+class ClassTokenLastLayer(torch.nn.Module):
+    """The last CLIP encoder layer computed for the class token only (exact: nothing after it reads the others).
+
+    The vision tower's output is `post_layernorm(last_hidden_state[:, 0])`, so in the last layer only the class
+    token's query, attention output, out_proj and MLP matter; the keys and values still come from every token.
+    This skips ~10/12 of the last layer's matrix work (~7% of a 12-layer tower's). Returns a (batch, 1, width)
+    hidden state (the class token), which the tower pools as before.
+    """
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, hidden_states, attention_mask=None, *args, **kwargs):
+        if attention_mask is not None:
+            raise ValueError("ClassTokenLastLayer: the vision tower has no attention mask")
+        layer = self.layer
+        attn = layer.self_attn
+        batch, tokens, width = hidden_states.shape
+        heads, head_dim = attn.num_heads, attn.head_dim
+        x = layer.layer_norm1(hidden_states)
+        query = attn.q_proj(x[:, :1]).view(batch, 1, heads, head_dim).transpose(1, 2)
+        key = attn.k_proj(x).view(batch, tokens, heads, head_dim).transpose(1, 2)
+        value = attn.v_proj(x).view(batch, tokens, heads, head_dim).transpose(1, 2)
+        out = torch.nn.functional.scaled_dot_product_attention(query, key, value, scale=attn.scale)
+        out = attn.out_proj(out.transpose(1, 2).reshape(batch, 1, width))
+        cls = hidden_states[:, :1] + out
+        cls = cls + layer.mlp(layer.layer_norm2(cls))
+        return cls if _LAYER_RETURNS_TENSOR else (cls,)
+
+
+def _layer_returns_tensor():
+    import transformers
+
+    return int(transformers.__version__.split(".")[0]) >= 5
+
+
+_LAYER_RETURNS_TENSOR = _layer_returns_tensor()
+
+
+def class_token_last_layer(model):
+    """Replace the vision tower's last encoder layer by `ClassTokenLastLayer` (in place; returns `model`)."""
+    layers = model.clip.vision_model.encoder.layers
+    if not isinstance(layers[-1], ClassTokenLastLayer):
+        layers[-1] = ClassTokenLastLayer(layers[-1])
+    return model
+
+
+__all__ = ["quantize_vision_tower", "calibration_windows", "layer_errors", "class_token_last_layer",
+           "ClassTokenLastLayer", "FAST_DESCRIPTION", "LAYER_TOLERANCE", "SCORE_TOLERANCE", "PROBS_TOLERANCE"]

@@ -6,6 +6,7 @@ images); the calibration keeps the layers that read that channel in float32. On 
 weights, a sharp softmax) the calibration keeps most layers float32 too.
 """
 
+import copy
 import json
 
 import numpy as np
@@ -194,3 +195,45 @@ def test_cli_fast_and_its_usage_errors(tmp_path, capsys):
     assert abs(rows[0]["score"] - exact[0]["score"]) <= TARGET_MAX_DELTA
     assert main(["score", "--model", str(DEMO), "--fast", "--backend", "onnx", str(GOLDEN_IMAGES[0])]) == 2
     assert "--fast applies to the torch backend" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("geometry", ["tiny", "demo"])
+def test_class_token_last_layer_is_exact_and_computes_one_token(tmp_path, geometry):
+    # `liqe init` geometries (random weights) and the demo geometry (patch 32, 2 layers): the pooled vision
+    # features with the last layer for the class token only equal the full tower's (float rounding apart), and
+    # that layer's query, out_proj and MLP really see one token per window.
+    from modeling_liqe.fast_inference import ClassTokenLastLayer, class_token_last_layer
+    from modeling_liqe.geometries import init_random_model
+
+    init_random_model(geometry, output_dir=tmp_path / "model")
+    exact = LIQEScorer(tmp_path / "model")
+    model = class_token_last_layer(copy.deepcopy(exact.model))
+    layer = model.clip.vision_model.encoder.layers[-1]
+    assert isinstance(layer, ClassTokenLastLayer)
+    assert class_token_last_layer(model).clip.vision_model.encoder.layers[-1] is layer  # idempotent
+    seen = {}
+    for name in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.out_proj", "mlp.fc1"):
+        layer.layer.get_submodule(name).register_forward_hook(
+            lambda module, args, out, name=name: seen.__setitem__(name, tuple(args[0].shape)))
+    windows = calibration_windows(exact.image_processor, count=3)
+    with torch.inference_mode():
+        full = exact.model.clip.vision_model(pixel_values=windows).pooler_output
+        short = model.clip.vision_model(pixel_values=windows).pooler_output
+    tokens = (exact.image_processor.patch_size // exact.model.config.clip_config.vision_config.patch_size) ** 2 + 1
+    assert seen["self_attn.k_proj"][:2] == (3, tokens)
+    assert seen["self_attn.q_proj"][:2] == seen["self_attn.out_proj"][:2] == seen["mlp.fc1"][:2] == (3, 1)
+    assert not torch.equal(full[0], full[1])
+    torch.testing.assert_close(short, full, rtol=1e-5, atol=1e-5 * float(full.abs().max()))
+
+
+def test_fast_runs_the_last_layer_for_the_class_token_only(demo):
+    from modeling_liqe.fast_inference import ClassTokenLastLayer
+
+    exact, fast = demo
+    assert isinstance(fast.model.clip.vision_model.encoder.layers[-1], ClassTokenLastLayer)
+    assert not isinstance(exact.model.clip.vision_model.encoder.layers[-1], ClassTokenLastLayer)  # exact untouched
+    # On the demo checkpoint every layer stays float32: --fast is then the exact arithmetic with less work.
+    if not fast.model.fast_int8_layers:
+        _, exact_scores = _scores(exact, GOLDEN_IMAGES)
+        _, fast_scores = _scores(fast, GOLDEN_IMAGES)
+        np.testing.assert_allclose(fast_scores, exact_scores, atol=1e-4)

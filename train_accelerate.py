@@ -804,8 +804,9 @@ def main(argv=None):
                 state.best_step = state.completed_steps
                 card = model_index_card(liqe_model(), results, corpora, description, training_args, state.completed_steps)
                 save_model_folder(accelerator, liqe_model(), processor, output_dir / "best_model", card)
-                logger.info(f"new best model (mean validation {training_args.selection_metric} {selected:.4f}) in "
-                            f"{output_dir / 'best_model'}")
+                kept = ("the latest evaluation" if training_args.selection_metric == "last"
+                        else f"mean validation {training_args.selection_metric} {selected:.4f}")
+                logger.info(f"new best model ({kept}) in {output_dir / 'best_model'}")
         if full_epoch and training_args.checkpoint_every_epoch:
             save_checkpoint(accelerator, output_dir, state.completed_steps, training_args.checkpoints_total_limit)
         if last:

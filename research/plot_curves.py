@@ -36,14 +36,15 @@ def main(argv):
     out, runs = argv[0], argv[1:]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     table = ["| run | minutes | steps | synthetic held-out SRCC | class accuracy | unseen-photo SRCC |", "|---|---|---|---|---|---|"]
-    for spec in runs:
+    for number, spec in enumerate(runs):
+        colour = f"C{number}"  # one colour per run in every panel (a panel may skip a run)
         run_dir, _, label = spec.partition("=")
         label = label or Path(run_dir).name
         curve = load(run_dir)
         minutes = [r["minutes"] for r in curve]
         for axis, key in zip(axes, ("synth_srcc", "synth_acc", "unseen_srcc")):
             if all(r[key] is not None for r in curve):
-                axis.plot(minutes, [r[key] for r in curve], marker="o", label=label)
+                axis.plot(minutes, [r[key] for r in curve], marker="o", label=label, color=colour)
         for r in curve:
             table.append(f"| {label} | {r['minutes']} | {r['step']} | {r['synth_srcc']} | {r['synth_acc']} | {r['unseen_srcc']} |")
     titles = ("synthetic held-out photos: mean SRCC\n(score vs level, per reference x distortion)",
@@ -56,7 +57,7 @@ def main(argv):
     axes[0].axhline(0.9, color="red", ls="--", lw=0.8)
     axes[1].axhline(0.6, color="red", ls="--", lw=0.8)
     axes[2].axhline(0.85, color="red", ls="--", lw=0.8)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="center right")
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     Path(out).with_suffix(".md").write_text("\n".join(table) + "\n")

@@ -513,7 +513,8 @@ def test_the_default_config_shortened_leaves_a_folder_that_loads_without_this_pa
     out = tmp_path / "demo"
     # configs/synthetic_demo.yaml as is (small geometry, its optimiser), on the small corpus and for 4 steps
     _finish(_launch(["--dataset_names", str(corpus), "--synthetic_dir", "", "--output_dir", str(out),
-                     "--max_train_steps", "4", "--steps_per_epoch", "2", "--eval_batch_size", "4"]))
+                     "--max_train_steps", "4", "--steps_per_epoch", "2", "--eval_batch_size", "4",
+                     "--ladder_dead_leaves", "2"]))  # the config's 48 cost 25 s to draw; 2 exercise the same path
     folder = out / "best_model"
     result = _run_child(__import__("sys").executable, folder, tmp_path / "child.json", workdir=tmp_path)
     assert result["model_class"].startswith("transformers_modules.")

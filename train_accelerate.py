@@ -19,7 +19,9 @@ Outputs in `--output_dir`: `checkpoint-<step>/` (`save_state`: model, optimizer,
 `TrainingState` with DWA and the step count; `--resume_from_checkpoint latest` continues from the newest),
 `best_model/` and `final_model/` (`save_pretrained` folders with remote code, processor, prompt features and a
 model card), `train_log.jsonl` (one line per optimizer step), `eval_results.jsonl` (one line per evaluation) and
-`eval_predictions.json` (the per-image scores of the latest evaluation).
+`eval_predictions.json` (the per-image scores of the latest evaluation). With `--ema_decay`, evaluations,
+`best_model/` and `final_model/` use an exponential moving average of the weights, kept in every checkpoint as
+`ema.safetensors` (modeling_liqe/weight_average.py).
 """
 
 import argparse
@@ -202,6 +204,12 @@ class TrainingArguments:
         metadata={"help": "What best_model maximises, averaged over the corpora's validation splits: 'srcc' (whole-split "
                           "SRCC) or 'level_rank_srcc' (mean within-(reference, distortion type) SRCC of score vs "
                           "level; corpora without levels have none) or 'last' (the final evaluation)."},
+    )
+    ema_decay: Optional[float] = field(
+        default=None,
+        metadata={"help": "Keep an exponential moving average of the weights with this decay (in (0, 1), e.g. 0.998; "
+                          "warmed up as min(decay, (1 + n) / (10 + n))): evaluations, best_model and final_model use the "
+                          "averaged weights; checkpoints hold both (ema.safetensors). Unset: no average."},
     )
     torch_threads: Optional[int] = field(
         default=None,
@@ -464,7 +472,9 @@ def model_index_card(model, results, corpora, description, training_args, step):
     block = yaml.safe_dump({"model-index": [{"name": name, "results": entries}]}, sort_keys=False)
     intro = (f"LIQE {description}, with `accelerate launch train_accelerate.py` (step {step}, "
              + ("the last evaluation" if training_args.selection_metric == "last" else
-                f"kept by mean validation {training_args.selection_metric} over {len(corpora)} corpora") + "). SRCC and KRCC on the raw scores; PLCC and RMSE after the "
+                f"kept by mean validation {training_args.selection_metric} over {len(corpora)} corpora") + ")"
+             + (f", the exponential moving average of the weights (decay {training_args.ema_decay})" if training_args.ema_decay else "")
+             + ". SRCC and KRCC on the raw scores; PLCC and RMSE after the "
              "4-parameter logistic; scene accuracy counts an image right when its labels are its top scenes.")
     card = render_model_card(model.config, f"LIQE ({model.config.variant} variant), trained", intro, ("trained",))
     front_end = card.index("---\n", 4)
@@ -556,6 +566,8 @@ def main(argv=None):
     model_args, data_args, training_args = parse_arguments(argv)
     if training_args.selection_metric not in SELECTION_METRICS:
         raise SystemExit(f"--selection_metric must be one of {SELECTION_METRICS}, got {training_args.selection_metric!r}")
+    if training_args.ema_decay is not None and not 0.0 < training_args.ema_decay < 1.0:
+        raise SystemExit(f"--ema_decay must be in (0, 1) (or unset: no average), got {training_args.ema_decay}")
     output_dir = Path(training_args.output_dir)
     log_with = None if training_args.report_to in ("none", "", None) else (
         "all" if training_args.report_to == "all" else [t.strip() for t in training_args.report_to.split(",")])
@@ -623,6 +635,12 @@ def main(argv=None):
         }
         for index, corpus in enumerate(corpora)
     }
+    ema = None
+    if training_args.ema_decay is not None:
+        from modeling_liqe.weight_average import ExponentialMovingAverage
+
+        # Copied before `prepare`, from the bare LIQEModel: no DDP or mixed-precision wrapper comes with the copy.
+        ema = ExponentialMovingAverage(model, training_args.ema_decay, device=accelerator.device)
     # The training DataLoader is not prepared: its sampler already gives each process its own batches.
     model, optimizer, scheduler = accelerator.prepare(trainable, optimizer, scheduler)
 
@@ -656,6 +674,12 @@ def main(argv=None):
             data_plan["ladders"].append(["dead_leaves", data_args.ladder_dead_leaves])
     elif data_args.train_source != "corpora":
         raise SystemExit(f"--train_source must be 'corpora' or 'ladders', got {data_args.train_source!r}")
+    if ema is not None:
+        # Beside accelerate's state in every checkpoint, as safetensors (main process writes, every process reads).
+        accelerator.register_save_state_pre_hook(
+            lambda models, weights, folder: ema.save(folder) if accelerator.is_main_process else None)
+        accelerator.register_load_state_pre_hook(lambda models, folder: ema.load(folder))
+        data_plan["ema_decay"] = training_args.ema_decay  # only when used: older checkpoints' data plans still match
     # The ranking loss's groups: the corpora, or (ladders) one group per ladder, all counted as one "corpus".
     pair_names = corpus_names if ladders is None else [LADDER_CORPUS]
     state = TrainingState(pair_names, data_plan, num_tasks=len(tasks), temperature=training_args.dwa_temperature)
@@ -666,7 +690,10 @@ def main(argv=None):
         if checkpoint is None:
             logger.info(f"no checkpoint in {output_dir} yet: starting from step 0")
         else:
-            accelerator.load_state(str(checkpoint))
+            try:
+                accelerator.load_state(str(checkpoint))
+            except (FileNotFoundError, ValueError) as error:  # the EMA weights missing or of another decay
+                raise SystemExit(f"--resume_from_checkpoint {checkpoint}: {error}")
             logger.info(f"resumed from {checkpoint} at step {state.completed_steps}")
 
     if log_with is not None:
@@ -751,6 +778,8 @@ def main(argv=None):
             if not accelerator.sync_gradients:
                 continue
             state.completed_steps += 1
+            if ema is not None:
+                ema.update_parameters(liqe_model())
             progress.update(1)
             lr = used_lrs
             record = {"step": state.completed_steps, "epoch": epoch, "elapsed_s": round(time.time() - run_started, 3),
@@ -779,8 +808,8 @@ def main(argv=None):
             logger.info(f"epoch {epoch}: mean task losses " + " ".join(f"{t} {m:.4f}" for (t, _), m in zip(tasks, means)))
         last = state.completed_steps >= total_steps
         if (full_epoch and (epoch + 1) % training_args.eval_every_epochs == 0) or last:
-            results, predictions = evaluate_corpora(liqe_model() if data_args.cache_frozen_front else model, eval_loaders,
-                                                    accelerator, return_predictions=True)
+            evaluated = ema.module if ema is not None else liqe_model() if data_args.cache_frozen_front else model
+            results, predictions = evaluate_corpora(evaluated, eval_loaders, accelerator, return_predictions=True)
             model.train()
             last_results = results
             mean_srcc = mean_over_corpora(results, "validation", "srcc")
@@ -790,6 +819,7 @@ def main(argv=None):
                 with open(eval_log, "a", encoding="utf-8") as f:
                     f.write(json.dumps({"step": state.completed_steps, "epoch": epoch,
                                         "elapsed_s": round(time.time() - run_started, 3), "mean_validation_srcc": mean_srcc,
+                                        "weights": "raw" if ema is None else f"ema {training_args.ema_decay}",
                                         "results": results}) + "\n")
                 # The per-image scores of the latest evaluation (gathered in dataset order), for checks and plots.
                 (output_dir / "eval_predictions.json").write_text(json.dumps({"step": state.completed_steps, **predictions}))
@@ -802,8 +832,9 @@ def main(argv=None):
             if better or (state.best_step is None and not math.isfinite(state.best_metric) and last):
                 state.best_metric = selected if math.isfinite(selected) else state.best_metric
                 state.best_step = state.completed_steps
-                card = model_index_card(liqe_model(), results, corpora, description, training_args, state.completed_steps)
-                save_model_folder(accelerator, liqe_model(), processor, output_dir / "best_model", card)
+                kept_model = ema.module if ema is not None else liqe_model()
+                card = model_index_card(kept_model, results, corpora, description, training_args, state.completed_steps)
+                save_model_folder(accelerator, kept_model, processor, output_dir / "best_model", card)
                 kept = ("the latest evaluation" if training_args.selection_metric == "last"
                         else f"mean validation {training_args.selection_metric} {selected:.4f}")
                 logger.info(f"new best model ({kept}) in {output_dir / 'best_model'}")
@@ -813,8 +844,9 @@ def main(argv=None):
             break
     progress.close()
 
-    card = model_index_card(liqe_model(), last_results or {}, corpora, description, training_args, state.completed_steps)
-    save_model_folder(accelerator, liqe_model(), processor, output_dir / "final_model", card)
+    final_model = ema.module if ema is not None else liqe_model()
+    card = model_index_card(final_model, last_results or {}, corpora, description, training_args, state.completed_steps)
+    save_model_folder(accelerator, final_model, processor, output_dir / "final_model", card)
     if training_args.push_to_hub and accelerator.is_main_process:
         if not (output_dir / "best_model").is_dir():
             raise TrainingError("--push_to_hub: no best_model folder was written (no evaluation ran)")

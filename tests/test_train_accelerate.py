@@ -339,6 +339,69 @@ def test_the_ladder_recipe_trains_only_the_readout_and_resumes_exactly(corpus, t
         assert ours["loss"] == pytest.approx(theirs["loss"], abs=1e-6)
 
 
+@pytest.mark.slow
+def test_ema_weights_are_the_average_of_the_steps_evaluated_kept_and_resumed(corpus, tmp_path):
+    """--ema_decay: final_model is the warmed-up EMA of the raw weights of every step (read back from the
+    per-step checkpoints), the evaluation scored those averaged weights, and a resumed run ends with the same."""
+    import shutil
+
+    import numpy as np
+
+    from modeling_liqe.evaluation import predict_split
+    from modeling_liqe.modeling_liqe import LIQEModel
+    from modeling_liqe.processing_liqe import LIQEProcessor
+    from modeling_liqe.train_data import eval_dataloader, load_corpora
+    from modeling_liqe.weight_average import EMA_WEIGHTS_NAME, ema_decay_at
+
+    decay = 0.3
+    straight = tmp_path / "straight"
+    main(ladder_args(corpus, straight, checkpointing_steps=1, ema_decay=decay))
+    raw = [{k.removeprefix("model."): v.double() for k, v in _weights(straight / f"checkpoint-{step}").items()}
+           for step in range(1, 7)]
+    expected = dict(raw[0])
+    for n, weights in enumerate(raw[1:], start=1):
+        d = ema_decay_at(decay, n)
+        expected = {k: d * expected[k] + (1 - d) * weights[k] for k in expected}
+    final = _weights(straight / "final_model")
+    trained = [k for k in final if not torch.equal(raw[0][k], raw[-1][k])]
+    assert "clip.visual_projection.weight" in trained
+    derived = {"prompt_text_features", "prompt_text_fingerprint"}  # encoded from the saved text tower at save time
+    assert derived < set(final)
+    for key in set(final) - derived:  # float32 updates against a float64 recurrence: a few ulps (values up to ~20)
+        assert torch.allclose(final[key].double(), expected[key], atol=1e-6, rtol=1e-6), key
+    # not the last step's weights: the average lags them
+    assert any(not torch.allclose(final[k].double(), raw[-1][k], atol=1e-4) for k in trained)
+    assert all((straight / f"checkpoint-{step}" / EMA_WEIGHTS_NAME).is_file() for step in range(1, 7))
+    evals = _log(straight / "eval_results.jsonl")
+    assert evals[-1]["step"] == 6 and evals[-1]["weights"] == f"ema {decay}"
+    assert f"exponential moving average of the weights (decay {decay})" in (straight / "final_model" / "README.md").read_text()
+
+    # the last evaluation's per-image scores are the averaged model's
+    averaged = LIQEModel.from_pretrained(straight / "final_model").eval()
+    processor = LIQEProcessor.from_pretrained(straight / "final_model")
+    loader = eval_dataloader(load_corpora([str(corpus)], sessions=["seeded"])[0], 0, "validation",
+                             processor.image_processor, batch_size=4)
+    scores = predict_split(averaged, loader)["score"]
+    logged = json.loads((straight / "eval_predictions.json").read_text())["synthetic"]["validation"]["score"]
+    assert np.allclose(scores, logged, atol=1e-5, rtol=0)
+
+    # resumed from step 3 in a fresh folder: the same average at the end
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copytree(straight / "checkpoint-3", resumed / "checkpoint-3")
+    main(ladder_args(corpus, resumed, checkpointing_steps=3, ema_decay=decay, resume_from_checkpoint="latest"))
+    again = _weights(resumed / "final_model")
+    for key in final:
+        assert torch.allclose(again[key].double(), final[key].double(), atol=1e-6, rtol=0), key
+    # a checkpoint without EMA weights, or with another decay, stops the resumed run with the reason
+    (resumed / "checkpoint-6" / EMA_WEIGHTS_NAME).unlink()
+    with pytest.raises(SystemExit, match=f"checkpoint-6.*{EMA_WEIGHTS_NAME}.*without --ema_decay"):
+        main(ladder_args(corpus, resumed, ema_decay=decay, resume_from_checkpoint="latest", num_train_epochs=3))
+    with pytest.raises(SystemExit, match="decay 0.3, this run averages with decay 0.5"):
+        main(ladder_args(corpus, resumed, ema_decay=0.5, resume_from_checkpoint=str(resumed / "checkpoint-3"),
+                         num_train_epochs=3))
+
+
 def _fresh_start(corpus, folder):
     """The run's starting weights: the same arguments, no step (the NSS start and its random readout)."""
     from modeling_liqe.model_folder import save_model_folder

@@ -208,7 +208,7 @@ class TrainingArguments:
     ema_decay: Optional[float] = field(
         default=None,
         metadata={"help": "Keep an exponential moving average of the weights with this decay (in (0, 1), e.g. 0.998; "
-                          "warmed up as min(decay, (1 + n) / (10 + n))): evaluations, best_model and final_model use the "
+                          "bias-corrected: sum d^(t-i) w_i / sum d^(t-i)): evaluations, best_model and final_model use the "
                           "averaged weights; checkpoints hold both (ema.safetensors). Unset: no average."},
     )
     torch_threads: Optional[int] = field(

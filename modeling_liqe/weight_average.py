@@ -15,18 +15,20 @@ EMA_WEIGHTS_NAME = "ema.safetensors"
 
 
 def ema_decay_at(decay, num_averaged):
-    """The decay of the update after `num_averaged` updates: min(decay, (1 + n) / (10 + n)).
+    """The decay of the update after `num_averaged` updates: d (1 - d^n) / (1 - d^(n+1)).
 
-    The warm-up (TensorFlow's `ExponentialMovingAverage(num_updates=...)`) keeps the first updates from being
-    dominated by the random start: 0.18 after the first update, 0.5 after 8, `decay` from n = (10 decay - 1) / (1 -
-    decay) on (899 updates for 0.99, 9,989 for 0.999).
+    The bias-corrected average (the normalised sum of d^(t-i) w_i, as Adam corrects its moments): the decay given
+    holds from the first step, without the start's weights dominating a short run. 0 for n = 0 (the first update
+    copies), d / (1 + d) for n = 1 (two steps weighed d : 1), tending to d.
     """
-    return min(float(decay), (1.0 + num_averaged) / (10.0 + num_averaged))
+    decay = float(decay)
+    return decay * (1.0 - decay**num_averaged) / (1.0 - decay ** (num_averaged + 1))
 
 
 class ExponentialMovingAverage(AveragedModel):
     """`self.module` holds w_avg; `update_parameters(model)` after each optimizer step: the first update copies the
-    weights, update n >= 1 does w_avg <- d_n w_avg + (1 - d_n) w with d_n = `ema_decay_at(decay, n)`. Frozen weights
+    weights, update n >= 1 does w_avg <- d_n w_avg + (1 - d_n) w with d_n = `ema_decay_at(decay, n)`, so that
+    w_avg = sum_i d^(t-i) w_i / sum_i d^(t-i) over the steps so far. Frozen weights
     stay bit-for-bit (a lerp towards an equal value is exact); buffers are copied, not averaged."""
 
     def __init__(self, model, decay, device=None):

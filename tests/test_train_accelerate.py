@@ -341,7 +341,7 @@ def test_the_ladder_recipe_trains_only_the_readout_and_resumes_exactly(corpus, t
 
 @pytest.mark.slow
 def test_ema_weights_are_the_average_of_the_steps_evaluated_kept_and_resumed(corpus, tmp_path):
-    """--ema_decay: final_model is the warmed-up EMA of the raw weights of every step (read back from the
+    """--ema_decay: final_model is the bias-corrected EMA of the raw weights of every step (read back from the
     per-step checkpoints), the evaluation scored those averaged weights, and a resumed run ends with the same."""
     import shutil
 
@@ -351,17 +351,15 @@ def test_ema_weights_are_the_average_of_the_steps_evaluated_kept_and_resumed(cor
     from modeling_liqe.modeling_liqe import LIQEModel
     from modeling_liqe.processing_liqe import LIQEProcessor
     from modeling_liqe.train_data import eval_dataloader, load_corpora
-    from modeling_liqe.weight_average import EMA_WEIGHTS_NAME, ema_decay_at
+    from modeling_liqe.weight_average import EMA_WEIGHTS_NAME
 
     decay = 0.3
     straight = tmp_path / "straight"
     main(ladder_args(corpus, straight, checkpointing_steps=1, ema_decay=decay))
     raw = [{k.removeprefix("model."): v.double() for k, v in _weights(straight / f"checkpoint-{step}").items()}
            for step in range(1, 7)]
-    expected = dict(raw[0])
-    for n, weights in enumerate(raw[1:], start=1):
-        d = ema_decay_at(decay, n)
-        expected = {k: d * expected[k] + (1 - d) * weights[k] for k in expected}
+    ages = [decay ** (len(raw) - 1 - i) for i in range(len(raw))]  # sum_i d^(t-i) w_i / sum_i d^(t-i)
+    expected = {k: sum(a * w[k] for a, w in zip(ages, raw)) / sum(ages) for k in raw[0]}
     final = _weights(straight / "final_model")
     trained = [k for k in final if not torch.equal(raw[0][k], raw[-1][k])]
     assert "clip.visual_projection.weight" in trained

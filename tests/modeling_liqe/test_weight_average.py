@@ -15,12 +15,11 @@ class Small(torch.nn.Module):
         self.register_buffer("counter", torch.zeros((), dtype=torch.long))
 
 
-def test_decay_warms_up_then_stays_at_the_given_value():
-    assert ema_decay_at(0.999, 0) == pytest.approx(0.1)
-    assert ema_decay_at(0.999, 1) == pytest.approx(2 / 11)
-    assert ema_decay_at(0.999, 8) == pytest.approx(0.5)
-    assert ema_decay_at(0.9, 80) == 0.9 and ema_decay_at(0.9, 81) == 0.9  # (1+n)/(10+n) >= 0.9 from n = 80
-    assert ema_decay_at(0.9, 79) == pytest.approx(80 / 89)
+def test_the_decay_of_each_update_weighs_the_steps_d_to_the_age():
+    assert ema_decay_at(0.999, 0) == 0.0  # the first update copies
+    assert ema_decay_at(0.999, 1) == pytest.approx(0.999 / 1.999)  # two steps weighed 0.999 : 1
+    assert ema_decay_at(0.9, 10_000) == pytest.approx(0.9)
+    assert 0.0 < ema_decay_at(0.9, 3) < ema_decay_at(0.9, 4) < 0.9
 
 
 @pytest.mark.parametrize("decay", [0.3, 0.9])
@@ -29,19 +28,17 @@ def test_the_average_is_the_hand_computed_recurrence(decay):
     model = Small()
     ema = ExponentialMovingAverage(model, decay)
     frozen_before = model.frozen.weight.clone()
-    expected = None
+    seen = []
     for update in range(12):
         with torch.no_grad():
             model.trained.weight.add_(torch.randn_like(model.trained.weight))
             model.trained.bias.mul_(-1.5)
         model.counter += 1
         ema.update_parameters(model)
-        weight = model.trained.weight.detach().double()
-        if expected is None:  # the first update copies
-            expected = weight.clone()
-        else:
-            d = ema_decay_at(decay, update)
-            expected = d * expected + (1 - d) * weight
+        seen.append(model.trained.weight.detach().double().clone())
+    # the normalised exponentially weighted sum of every step's weights, written out directly
+    ages = [decay ** (len(seen) - 1 - i) for i in range(len(seen))]
+    expected = sum(a * w for a, w in zip(ages, seen)) / sum(ages)
     assert ema.num_updates == 12
     assert torch.allclose(ema.module.trained.weight.double(), expected, atol=1e-6, rtol=0)
     assert not torch.allclose(ema.module.trained.weight, model.trained.weight)  # an average, not the last weights

@@ -150,6 +150,11 @@ class DataArguments:
         metadata={"help": "ladders: this many procedural dead-leaves references (datasets_scripts/dead_leaves.py, "
                           "seed 0) join the photos: more references than the few bundled photos."},
     )
+    ladder_exposure_jitter: float = field(
+        default=0.0,
+        metadata={"help": "ladders: scale each reference crop's linear light by exp(U(-a, a)) before its ladder is "
+                          "made, so that the references span a range of exposures (0: none)."},
+    )
     cache_frozen_front: bool = field(
         default=False,
         metadata={"help": "ladders with the NSS start and freeze nss_front: the DataLoader worker runs the fixed front "
@@ -666,12 +671,14 @@ def main(argv=None):
             image_mean=image_processor.image_mean, image_std=image_processor.image_std,
             type_ids=data_args.ladder_distortions or None,
             front=FrozenFront(liqe_model()) if data_args.cache_frozen_front else None, photo_set=data_args.ladder_photos,
-            dead_leaves=data_args.ladder_dead_leaves,
+            dead_leaves=data_args.ladder_dead_leaves, exposure_jitter=data_args.ladder_exposure_jitter,
         )
         data_plan["ladders"] = [data_args.ladders_per_step, data_args.new_ladders_per_step, data_args.ladder_pool,
                                 list(data_args.ladder_distortions), data_args.cache_frozen_front, data_args.ladder_photos]
         if data_args.ladder_dead_leaves:  # appended only when used: older checkpoints' data plans still match
             data_plan["ladders"].append(["dead_leaves", data_args.ladder_dead_leaves])
+        if data_args.ladder_exposure_jitter:
+            data_plan["ladders"].append(["exposure_jitter", data_args.ladder_exposure_jitter])
     elif data_args.train_source != "corpora":
         raise SystemExit(f"--train_source must be 'corpora' or 'ladders', got {data_args.train_source!r}")
     if ema is not None:

@@ -124,6 +124,15 @@ class Ladder:
     reference: str
 
 
+def scale_exposure(image, gain):
+    """uint8 sRGB `image` with its linear light times `gain` (sRGB transfer curve; clipped at white)."""
+    x = np.asarray(image, dtype=np.float32) / 255.0
+    linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4) * gain
+    linear = np.clip(linear, 0.0, 1.0)
+    srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
+
+
 class LadderSampler:
     """Draws ladders forever from `photos` (see module docstring).
 
@@ -135,9 +144,13 @@ class LadderSampler:
         levels: which levels each ladder holds (default 1..5).
         seed: seeds the whole stream (and each ladder's distortion seed).
         permute_channels: shuffle the RGB channels of colour crops (more colour variety from few photos).
+        exposure_jitter: a > 0 scales the crop's linear light by exp(U(-a, a)) before the ladder is made (its
+            "pristine" image included): the references then span a range of exposures, so that a model cannot
+            rank quality by mean brightness alone (one bright unseen photo read every darkening as better).
     """
 
-    def __init__(self, photos, crop_size=224, type_ids=None, levels=(1, 2, 3, 4, 5), seed=0, permute_channels=True):
+    def __init__(self, photos, crop_size=224, type_ids=None, levels=(1, 2, 3, 4, 5), seed=0, permute_channels=True,
+                 exposure_jitter=0.0):
         if not photos:
             raise ValueError("LadderSampler needs at least one photo")
         self.photos = [p for p in photos if min(p["image"].shape[:2]) >= crop_size]
@@ -150,6 +163,9 @@ class LadderSampler:
             raise ValueError(f"unknown distortion type ids {unknown}")
         self.levels = [int(level) for level in levels]
         self.permute_channels = permute_channels
+        if not 0.0 <= float(exposure_jitter) <= 2.0:
+            raise ValueError(f"exposure_jitter must be in [0, 2] (a log gain), got {exposure_jitter!r}")
+        self.exposure_jitter = float(exposure_jitter)
         self.rng = np.random.default_rng(seed)
 
     def random_crop(self, photo):
@@ -166,6 +182,8 @@ class LadderSampler:
             crop = crop[:, ::-1]
         if self.permute_channels and not photo["grey"]:
             crop = crop[..., self.rng.permutation(3)]
+        if self.exposure_jitter:  # drawn only when asked: the stream without it is unchanged
+            crop = scale_exposure(crop, float(np.exp(self.rng.uniform(-self.exposure_jitter, self.exposure_jitter))))
         return np.ascontiguousarray(crop)
 
     def sample(self, type_id=None):

@@ -63,12 +63,14 @@ class LadderBatches(torch.utils.data.Dataset):
         photo_set: which photos (``"bundled"``: `datasets_scripts.ladders.TRAINING_PHOTOS`).
         dead_leaves: how many procedural dead-leaves references (`datasets_scripts/dead_leaves.py`, seed 0) join
             the photos; a ladder picks its reference uniformly among all of them.
+        exposure_jitter: log-gain range of a random exposure of each reference crop (`LadderSampler`; 0: none).
         front: optional `frozen_front.FrozenFront`: the batch then holds its output per image (`front_states`,
             computed once per ladder and cached) instead of the windows (`pixel_values`).
     """
 
     def __init__(self, ladders_per_batch=16, new_per_batch=1, pool=256, seed=0, rank=0, crop_size=224,
-                 image_mean=(0.5, 0.5, 0.5), image_std=(0.5, 0.5, 0.5), type_ids=None, photo_set="bundled", front=None, dead_leaves=0):
+                 image_mean=(0.5, 0.5, 0.5), image_std=(0.5, 0.5, 0.5), type_ids=None, photo_set="bundled", front=None, dead_leaves=0,
+                 exposure_jitter=0.0):
         if ladders_per_batch < 1:
             raise ValueError(f"ladders_per_batch must be >= 1, got {ladders_per_batch}")
         if not 1 <= new_per_batch <= ladders_per_batch:
@@ -81,6 +83,9 @@ class LadderBatches(torch.utils.data.Dataset):
         if int(dead_leaves) != dead_leaves or dead_leaves < 0:
             raise ValueError(f"dead_leaves must be a count >= 0, got {dead_leaves!r}")
         self.dead_leaves = int(dead_leaves)
+        if not 0.0 <= float(exposure_jitter) <= 2.0:
+            raise ValueError(f"exposure_jitter must be in [0, 2] (a log gain), got {exposure_jitter!r}")
+        self.exposure_jitter = float(exposure_jitter)
         self.ladders_per_batch, self.new_per_batch, self.pool = int(ladders_per_batch), int(new_per_batch), int(pool)
         self.seed, self.rank, self.crop_size = int(seed), int(rank), int(crop_size)
         self.image_mean, self.image_std = tuple(image_mean), tuple(image_std)
@@ -117,7 +122,7 @@ class LadderBatches(torch.utils.data.Dataset):
         if self._photos is None:
             self._photos = _photos(self.photo_set, self.dead_leaves)
         sampler = LadderSampler(self._photos, crop_size=self.crop_size, type_ids=self.type_ids,
-                                seed=[self.seed, self.rank, int(ladder_id)])
+                                seed=[self.seed, self.rank, int(ladder_id)], exposure_jitter=self.exposure_jitter)
         made = sampler.sample()
         self.generated += 1
         # Kept per ladder (small): the front's output on its windows, or the uint8 windows themselves.

@@ -8,6 +8,7 @@ from datasets_scripts.ladders import (
     UNSEEN_PHOTOS,
     LadderSampler,
     load_photos,
+    scale_exposure,
 )
 from datasets_scripts.synthetic import DISTORTIONS_BY_ID
 from modeling_liqe.configuration_liqe import DISTORTION_CLASSES
@@ -45,6 +46,36 @@ def test_stream_is_seeded_and_varies():
     sampler = LadderSampler(photos, crop_size=32, seed=7)
     crops = [sampler.sample(type_id=10).images[0] for _ in range(4)]
     assert len({c.tobytes() for c in crops}) == 4  # new crop / flip / channels every time
+
+
+def test_scale_exposure_is_a_gain_in_linear_light():
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
+    assert np.array_equal(scale_exposure(levels, 1.0), levels)  # the sRGB round trip loses nothing
+    darker, brighter = scale_exposure(levels, 0.5), scale_exposure(levels, 2.0)
+    assert np.all(darker <= levels) and np.all(np.diff(darker.ravel()[::3].astype(int)) >= 0)
+    assert np.all(brighter >= levels) and brighter.max() == 255 and (brighter == 255).sum() > 3 * 40  # clipped
+    # sRGB 128 is 0.2158 linear; half of it is 0.1079, i.e. sRGB 92.3
+    assert scale_exposure(np.full((1, 1, 3), 128, np.uint8), 0.5)[0, 0, 0] == 92
+
+
+def test_exposure_jitter_scales_the_whole_ladder_reference_and_leaves_the_plain_stream_alone():
+    photos = [_photo("a"), _photo("b", seed=1)]
+    plain = LadderSampler(photos, crop_size=32, seed=5).sample(type_id=10)
+    assert np.array_equal(LadderSampler(photos, crop_size=32, seed=5, exposure_jitter=0.0).sample(type_id=10).images,
+                          plain.images)
+    gains = []
+    for seed in range(6):
+        # The crop is drawn before the gain: the same seed gives the same crop, then its exposure changes.
+        base = LadderSampler(photos, crop_size=32, seed=seed).sample(type_id=10).images[0]
+        jittered = LadderSampler(photos, crop_size=32, seed=seed, exposure_jitter=0.5).sample(type_id=10).images[0]
+        grid = np.exp(np.linspace(-0.5, 0.5, 201))
+        errors = [np.abs(scale_exposure(base, g).astype(int) - jittered).max() for g in grid]
+        best = int(np.argmin(errors))
+        assert errors[best] <= 1, (seed, errors[best])
+        gains.append(grid[best])
+    assert min(gains) < 0.9 and max(gains) > 1.1  # both ways, within exp(+-0.5)
+    with pytest.raises(ValueError, match="exposure_jitter"):
+        LadderSampler(photos, crop_size=32, exposure_jitter=-0.1)
 
 
 def test_grey_photos_never_get_colour_only_distortions():

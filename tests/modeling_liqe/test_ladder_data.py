@@ -104,6 +104,8 @@ def test_with_a_front_the_batch_holds_its_output_computed_once_per_ladder():
         (dict(photo_set="mine"), "unknown ladder photo set 'mine'"),
         (dict(dead_leaves=-1), "dead_leaves must be a count >= 0"),
         (dict(dead_leaves=1.5), "dead_leaves must be a count >= 0"),
+        (dict(exposure_jitter=-0.5), r"exposure_jitter must be in \[0, 2\]"),
+        (dict(exposure_jitter=3.0), r"exposure_jitter must be in \[0, 2\]"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(overrides, message):
@@ -146,3 +148,14 @@ def test_dead_leaves_references_join_the_photos_and_ladders_are_drawn_from_them(
 
     drawn = {LadderSampler(photos, crop_size=CROP, type_ids=[1], seed=[5, 0, i]).sample().reference for i in range(40)}
     assert any(name.startswith("dead_leaves_") for name in drawn) and drawn & set(TRAINING_PHOTOS)
+
+
+def test_exposure_jitter_reaches_every_ladder_and_is_seeded():
+    plain, jittered = _batches(seed=2), _batches(seed=2, exposure_jitter=0.5)
+    again = _batches(seed=2, exposure_jitter=0.5)
+    for batch in (0, 3):
+        assert torch.equal(jittered[batch]["pixel_values"], again[batch]["pixel_values"])
+        # the same crops at other exposures: every ladder's windows differ from the plain stream's
+        a, b = plain[batch]["pixel_values"], jittered[batch]["pixel_values"]
+        assert a.shape == b.shape
+        assert all(not torch.equal(a[k], b[k]) for k in range(0, a.shape[0], 6))

@@ -18,17 +18,35 @@ def corpus(tmp_path_factory):
     return build_tiny_corpus(tmp_path_factory.mktemp("corpus") / "tiny")
 
 
-# An uninterrupted launched float32 run: the reference of the SIGKILL-and-resume test, and the float32 first step
-# the bf16 test compares with (the training sampler and crops are indexed by step, the weights start from the
-# seed: step 1 is the same step in a run of any length, so a separate 1-step launch only repeated it).
-STRAIGHT = dict(num_train_epochs=2, steps_per_epoch=4, checkpointing_steps=3, eval_splits="validation")
+# An uninterrupted float32 run: the reference of the SIGKILL-and-resume test, and the float32 first step the bf16
+# test compares with (the training sampler and crops are indexed by step, the weights start from the seed: step 1
+# is the same step in a run of any length, so a separate 1-step launch only repeated it). It runs in this process
+# (a launch costs ~15 s of interpreter start-up and imports): the launched, killed and resumed run must still end
+# on its weights, so a launched run is checked against an in-process one. One torch thread, as in a launched run
+# (OMP_NUM_THREADS=1), so both sum in the same order.
+STRAIGHT = dict(num_train_epochs=2, steps_per_epoch=4, checkpointing_steps=3, eval_splits="validation", torch_threads=1)
 
 
 @pytest.fixture(scope="module")
 def straight_run(corpus, tmp_path_factory):
-    """(output folder, console) of the run."""
+    """(output folder, console) of the run: its log records of train_accelerate's logger, as a launch prints them."""
+    import logging
+
     out = tmp_path_factory.mktemp("straight") / "run"
-    return out, _finish(_launch(tiny_args(corpus, out, **STRAIGHT)))
+    records = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: records.append(record.getMessage())
+    train_logger = logging.getLogger(train_accelerate.__name__)
+    level, threads = train_logger.level, torch.get_num_threads()
+    train_logger.addHandler(handler)
+    train_logger.setLevel(logging.INFO)
+    try:
+        main(tiny_args(corpus, out, **STRAIGHT))
+    finally:
+        train_logger.removeHandler(handler)
+        train_logger.setLevel(level)
+        torch.set_num_threads(threads)
+    return out, "\n".join(records)
 
 
 # -- arguments --------------------------------------------------------------------------------------------------------
@@ -208,11 +226,13 @@ def test_tensorboard_tracking_and_bf16_mixed_precision(corpus, straight_run, tmp
 
     # Fresh processes: Accelerate's state (mixed precision included) is a per-process singleton.
     out = tmp_path / "run"
+    # 2 epochs of 2 steps: a bf16 step costs ~2.7 s on this CPU (a float32 one ~0.3 s); two evaluations, two steps
+    # an epoch are what the tensorboard checks below need
     output = _finish(_launch(tiny_args(corpus, out, report_to="tensorboard", project_name="liqe-test",
-                                       mixed_precision="bf16", eval_splits="validation")))
+                                       mixed_precision="bf16", eval_splits="validation", steps_per_epoch=2)))
     assert "Mixed precision type: bf16" in output
     log = _log(out / "train_log.jsonl")
-    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6] and all(math.isfinite(r["loss"]) for r in log)
+    assert [r["step"] for r in log] == [1, 2, 3, 4] and all(math.isfinite(r["loss"]) for r in log)
     events = list((out / "logs").rglob("events.out.tfevents.*"))
     assert events, "no tensorboard event file"
     scalars = {}
@@ -221,12 +241,13 @@ def test_tensorboard_tracking_and_bf16_mixed_precision(corpus, straight_run, tmp
         accumulator.Reload()
         for tag in accumulator.Tags()["scalars"]:
             scalars[tag] = [(e.step, e.value) for e in accumulator.Scalars(tag)]
-    assert [step for step, _ in scalars["train/loss"]] == [1, 2, 3, 4, 5, 6]
+    assert [step for step, _ in scalars["train/loss"]] == [1, 2, 3, 4]
     assert [value for _, value in scalars["train/loss"]] == pytest.approx([r["loss"] for r in log], rel=1e-5)
     evals = _log(out / "eval_results.jsonl")
+    assert [e["step"] for e in evals] == [2, 4]
     assert scalars["eval/mean_validation_srcc"] == [(e["step"], pytest.approx(e["mean_validation_srcc"], abs=1e-6))
                                                      for e in evals]
-    # bf16 autocast really ran: the same first step in float32 (a launched float32 run) gives a close but different loss
+    # bf16 autocast really ran: the same first step in float32 (the float32 run) gives a close but different loss
     fp32, fp32_console = straight_run
     assert "Mixed precision type: no" in fp32_console
     first = _log(fp32 / "train_log.jsonl")[0]["loss"]
@@ -507,7 +528,13 @@ def test_sigkill_mid_epoch_then_resume_latest_equals_an_uninterrupted_run(corpus
     assert sorted(p.name for p in killed.iterdir() if p.name.startswith("checkpoint-")) == [
         "checkpoint-3", "checkpoint-4", "checkpoint-6"]
 
-    _finish(_launch(tiny_args(corpus, killed, resume_from_checkpoint="latest", **common)))
+    # the resume reads only what the killed run left on disk: in this process (a launch is ~15 s of start-up),
+    # its one torch thread undone afterwards
+    threads = torch.get_num_threads()
+    try:
+        main(tiny_args(corpus, killed, resume_from_checkpoint="latest", **common))
+    finally:
+        torch.set_num_threads(threads)
     steps = [r["step"] for r in _log(log)]
     assert steps == list(range(1, 8)) + [7, 8]  # resumed right after checkpoint-6: nothing before it redone or lost
     straight_log = _log(straight / "train_log.jsonl")
@@ -572,10 +599,16 @@ def test_the_default_config_shortened_leaves_a_folder_that_loads_without_this_pa
     monkeypatch.setattr(test_remote_code, "CHILD_TIMEOUT_S", 900)
 
     out = tmp_path / "demo"
-    # configs/synthetic_demo.yaml as is (small geometry, its optimiser), on the small corpus and for 4 steps
-    _finish(_launch(["--dataset_names", str(corpus), "--synthetic_dir", "", "--output_dir", str(out),
-                     "--max_train_steps", "4", "--steps_per_epoch", "2", "--eval_batch_size", "4",
-                     "--ladder_dead_leaves", "2"]))  # the config's 48 cost 25 s to draw; 2 exercise the same path
+    # configs/synthetic_demo.yaml as is (small geometry, its optimiser), on the small corpus and for 4 steps; in this
+    # process (the launched path is the other launched tests'; a launch costs ~15 s of start-up), its torch_threads: 1
+    # undone afterwards
+    threads = torch.get_num_threads()
+    try:
+        main(["--dataset_names", str(corpus), "--synthetic_dir", "", "--output_dir", str(out),
+              "--max_train_steps", "4", "--steps_per_epoch", "2", "--eval_batch_size", "4",
+              "--ladder_dead_leaves", "2"])  # the config's 48 cost 25 s to draw; 2 exercise the same path
+    finally:
+        torch.set_num_threads(threads)
     folder = out / "best_model"
     result = _run_child(__import__("sys").executable, folder, tmp_path / "child.json", workdir=tmp_path)
     assert result["model_class"].startswith("transformers_modules.")

@@ -27,27 +27,16 @@ def liqe_score(tmp_path, model, *arguments):
     return run_with_peak_rss(command, env=env, cwd=tmp_path, timeout=120)
 
 
-@pytest.mark.slow
-def test_liqe_score_on_a_6000x4000_photo_with_vit_b_32_stays_under_1_5_gb(tmp_path):
-    # The quality variant (5 prompts): the same ViT-B/32 weights, text tower included, as the full one; writing
-    # the full variant's folder encodes its 495 prompts through that text tower for the shipped features (about
-    # two thirds of this test's time), while the scoring process, which uses the shipped features, holds 495
-    # instead of 5 feature rows (1 MB) of a peak near 1 GB.
-    init_random_model("vit-b-32", variant="quality", output_dir=tmp_path / "model")
-    photo = tmp_path / "photo 6000x4000.jpg"
-    noise = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
-    Image.fromarray(noise).resize((6000, 4000), Image.BICUBIC).save(photo, quality=90)
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """{name: (exit status, stdout, stderr, peak RSS)} of the three `liqe score` processes of this file, run at
+    the same time (each one's peak is its own high-water mark; one after the other they cost the sum of three
+    interpreter start-ups): "baseline" (tiny model, a 300x200 photo), "extremes" (tiny model, the 40000x2 sliver
+    with the pixel limit lifted and the 700x20000 image, in one run) and "vit-b-32" (a 6000x4000 photo)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    status, out, err, peak = liqe_score(tmp_path, tmp_path / "model", photo)
-    assert status == 0, err
-    assert '"error": null' in out
-    print(f"peak RSS of liqe score on 6000x4000 with ViT-B/32: {peak / 1e9:.2f} GB")
-    assert peak <= PEAK_LIMIT_BYTES, f"{peak / 1e9:.2f} GB"
-
-
-@pytest.mark.slow
-def test_a_sliver_and_an_image_that_escapes_the_resize_cost_little_memory(tmp_path):
-    init_random_model("tiny", output_dir=tmp_path / "model")
+    tmp_path = tmp_path_factory.mktemp("peak")
+    init_random_model("tiny", output_dir=tmp_path / "tiny")
     rng = np.random.default_rng(0)
     photo = tmp_path / "photo 300x200.png"
     Image.fromarray(rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)).save(photo)
@@ -56,11 +45,40 @@ def test_a_sliver_and_an_image_that_escapes_the_resize_cost_little_memory(tmp_pa
     # short side 700: between 224 and 768, so it is scored at its own size, 14 M pixels
     long_image = tmp_path / "long 700x20000.png"
     Image.fromarray(np.tile(rng.integers(0, 256, (1000, 700, 3), dtype=np.uint8), (20, 1, 1))).save(long_image)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {
+            "baseline": pool.submit(liqe_score, tmp_path, tmp_path / "tiny", photo),
+            "extremes": pool.submit(liqe_score, tmp_path, tmp_path / "tiny", "--max-image-pixels", "0", sliver,
+                                    long_image),
+        }
+        # while those two run: the ViT-B/32 folder and the big photo
+        # The quality variant (5 prompts): the same ViT-B/32 weights, text tower included, as the full one; writing
+        # the full variant's folder encodes its 495 prompts through that text tower for the shipped features (about
+        # two thirds of this test's time), while the scoring process, which uses the shipped features, holds 495
+        # instead of 5 feature rows (1 MB) of a peak near 1 GB.
+        init_random_model("vit-b-32", variant="quality", output_dir=tmp_path / "vit-b-32")
+        big = tmp_path / "photo 6000x4000.jpg"
+        noise = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
+        Image.fromarray(noise).resize((6000, 4000), Image.BICUBIC).save(big, quality=90)
+        futures["vit-b-32"] = pool.submit(liqe_score, tmp_path, tmp_path / "vit-b-32", big)
+        return {name: future.result() for name, future in futures.items()}
 
+
+@pytest.mark.slow
+def test_liqe_score_on_a_6000x4000_photo_with_vit_b_32_stays_under_1_5_gb(runs):
+    status, out, err, peak = runs["vit-b-32"]
+    assert status == 0, err
+    assert '"error": null' in out
+    print(f"peak RSS of liqe score on 6000x4000 with ViT-B/32: {peak / 1e9:.2f} GB")
+    assert peak <= PEAK_LIMIT_BYTES, f"{peak / 1e9:.2f} GB"
+
+
+@pytest.mark.slow
+def test_a_sliver_and_an_image_that_escapes_the_resize_cost_little_memory(runs):
     # two processes: a 300x200 photo (the baseline), then the two extreme images in one run
-    status, out, err, baseline = liqe_score(tmp_path, tmp_path / "model", photo)
+    status, out, err, baseline = runs["baseline"]
     assert status == 0 and '"error": null' in out, err
-    status, out, err, peak = liqe_score(tmp_path, tmp_path / "model", "--max-image-pixels", "0", sliver, long_image)
+    status, out, err, peak = runs["extremes"]
     assert status == 0, err
     assert out.count('"error": null') == 2, out
     print(f"peak RSS of liqe score (tiny model): 300x200 photo {baseline / 1e6:.0f} MB, "

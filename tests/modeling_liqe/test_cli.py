@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import zlib
 
@@ -234,16 +233,31 @@ def bad_inputs(tmp_path_factory):
 
 @pytest.mark.slow
 def test_bad_inputs_never_stop_the_batch(model_dir, shared_scorer, bad_inputs, tmp_path):
-    # one real `liqe score` process over every awkward file at once, its peak resident memory measured
+    # one real `liqe score` process (the installed console script where there is one) over every awkward file at
+    # once, its peak resident memory measured; a second folder argument, "my photos", is the plain real-process run
+    # (a broken PNG and a photo: both rows, in folder order) -- one process start-up (~10 s) serves both
     root, files = bad_inputs
+    folder = tmp_path / "my photos"
+    folder.mkdir()
+    shutil.copy(GOLDEN_IMAGES / "astronaut.png", folder / "été 1.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    script = shutil.which("liqe")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", "PYTHONIOENCODING": "utf-8"}
-    command = [sys.executable, "-m", "modeling_liqe.cli", "score", "--model", model_dir, "--format", "json",
-               "--device", "cpu", "--batch-size", "4", str(root)]
+    command = ([script] if script else [sys.executable, "-m", "modeling_liqe.cli"]) + [
+        "score", "--model", model_dir, "--format", "jsonl", "--device", "cpu", "--batch-size", "4", str(root),
+        str(folder)]
     status, out, err, peak = run_with_peak_rss(command, env=env, cwd=tmp_path, timeout=120)
     print(f"peak RSS of liqe score over {len(files)} bad inputs: {peak / 1e6:.0f} MB")
     assert status == 1, err
     assert peak <= 1.5e9, f"{peak / 1e9:.2f} GB"
-    rows = json.loads(out)
+    assert "Traceback" not in err
+    everything = [json.loads(line) for line in out.splitlines()]
+    mine = [row for row in everything if row["path"].startswith(str(folder) + os.sep)]
+    assert [row["path"] for row in mine] == [str(folder / "broken.png"), str(folder / "été 1.png")]
+    assert mine[0]["error"].startswith(str(folder / "broken.png")) and mine[1]["error"] is None
+    assert f"error: {folder / 'broken.png'}" in err
+    assert everything[-2:] == mine  # the arguments in their order, each folder's files together
+    rows = everything[:-2]
     by_name = {os.path.relpath(row["path"], root): row for row in rows}
     assert len(rows) == len(files) and set(by_name) == set(files)  # every row present, once
     assert all(line.startswith("liqe score: error: ") for line in err.splitlines()), err
@@ -526,22 +540,3 @@ def test_init_writes_a_loadable_seeded_random_model(tmp_path, capsys, model_dir)
             vit.vision_config.num_attention_heads, vit.vision_config.patch_size) == (512, 768, 12, 12, 32)
     assert (vit.text_config.hidden_size, vit.text_config.num_hidden_layers, vit.text_config.num_attention_heads,
             vit.text_config.hidden_act, vit.text_config.eos_token_id) == (512, 12, 8, "quick_gelu", 49407)
-
-
-# -- a real process ------------------------------------------------------------------------------------------------
-def test_real_process_run(model_dir, tmp_path):
-    folder = tmp_path / "my photos"
-    folder.mkdir()
-    shutil.copy(GOLDEN_IMAGES / "astronaut.png", folder / "été 1.png")
-    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    script = shutil.which("liqe")
-    command = [script] if script else [sys.executable, "-m", "modeling_liqe.cli"]
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", "PYTHONIOENCODING": "utf-8"}
-    result = subprocess.run(command + ["score", "--model", model_dir, "--format", "jsonl", str(folder)],
-                            capture_output=True, text=True, encoding="utf-8", env=env, cwd=tmp_path, timeout=120)
-    assert result.returncode == 1, result.stderr
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [row["path"] for row in rows] == [str(folder / "broken.png"), str(folder / "été 1.png")]
-    assert rows[0]["error"].startswith(str(folder / "broken.png"))
-    assert rows[1]["error"] is None
-    assert f"error: {folder / 'broken.png'}" in result.stderr and "Traceback" not in result.stderr

@@ -7,9 +7,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from modeling_liqe import distributed_scoring
@@ -57,7 +59,7 @@ def child_env(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_cpu_processes_give_exactly_the_rows_of_one(model_dir, tmp_path):
+def test_two_cpu_processes_give_exactly_the_rows_of_one(model_dir, tmp_path, capsys):
     """200 images (one of them broken) scored by two ranks of `accelerate launch` and by the one-process
     `liqe score`: the same CSV, byte for byte (every row once, in input order, the same floats)."""
     folder = tmp_path / "images"
@@ -66,17 +68,26 @@ def test_two_cpu_processes_give_exactly_the_rows_of_one(model_dir, tmp_path):
     common = [folder, "--model", model_dir, "--device", "cpu", "--batch-size", "4", "--format", "csv"]
     env = child_env(tmp_path)
 
-    # Both runs at once (the one-process run is the plain streaming `liqe score`).
-    single = subprocess.Popen([sys.executable, "-m", "modeling_liqe.cli", "score", *map(str, common),
-                               "--output", str(tmp_path / "one.csv")], env=env, stderr=subprocess.PIPE, text=True)
+    # Both runs at once: the launch in the background, the one-process run (the plain streaming `liqe score`) in
+    # this process meanwhile, on one torch thread as the ranks (a third interpreter only repeated the imports)
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
               "--main_process_port", str(free_port()), "-m", "modeling_liqe.cli", "score", *map(str, common),
               "--output", str(tmp_path / "two.csv")]
-    double = subprocess.run(launch, env=dict(env, ACCELERATE_USE_CPU="1"), capture_output=True, text=True, timeout=300)
-    _, single_stderr = single.communicate(timeout=300)
+    with tempfile.TemporaryFile("w+") as launch_out, tempfile.TemporaryFile("w+") as launch_err:
+        process = subprocess.Popen(launch, env=dict(env, ACCELERATE_USE_CPU="1"), stdout=launch_out,
+                                   stderr=launch_err, text=True)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            status, _, single_stderr = run_cli(capsys, "score", *common, "--output", tmp_path / "one.csv")
+        finally:
+            torch.set_num_threads(threads)
+        process.wait(timeout=300)
+        launch_err.seek(0)
+        double = subprocess.CompletedProcess(launch, process.returncode, None, launch_err.read())
 
-    assert single.returncode == 1, single_stderr  # the broken file
+    assert status == 1, single_stderr  # the broken file
     assert "img_150_broken.png" in single_stderr
     assert "on 2 process(es)" in double.stderr, double.stderr[-3000:]
     assert double.stderr.count("img_150_broken.png") == 1  # reported once, by the main process

@@ -520,17 +520,18 @@ def test_features_cached_under_inference_mode_serve_vision_training(one_model):
     assert model.clip.visual_projection.weight.grad is not None
 
 
+# The ranks are forked from a parent that has done the imports (torch, transformers, this package: ~9 s of a
+# 2-core machine per interpreter) and nothing else; spawned ranks each paid them again.
 FSDP_TWO_RANKS = r'''
 import os, sys, torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+from torch.distributed.fsdp import fully_shard
+from modeling_liqe import LIQEModel, LIQEProcessor
 
 
 def run(rank, folder, image, rendezvous, out):
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-    from torch.distributed.fsdp import fully_shard
-    from modeling_liqe import LIQEModel, LIQEProcessor
-
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
     model = LIQEModel.from_pretrained(folder).eval()
@@ -547,7 +548,7 @@ def run(rank, folder, image, rendezvous, out):
 
 
 if __name__ == "__main__":
-    mp.spawn(run, args=tuple(sys.argv[1:5]), nprocs=2)
+    mp.start_processes(run, args=tuple(sys.argv[1:5]), nprocs=2, start_method="fork")
 '''
 
 

@@ -11,7 +11,9 @@ the newest 4.x (`$LIQE_TF4_PYTHON`, else `<repo>/.venv-tf4/bin/python`) and the 
 set must point at a Python (failure, not skip).
 
 The first child of each interpreter is run once a session and shared: by the round trip, by the saved-under-4.x
-test, and by test_pipeline_liqe.py (the child runs its `pipeline(...)` check first).
+test, and by test_pipeline_liqe.py (the child runs its `pipeline(...)` check first). One transformers-5 child loads,
+in turn, every folder a first child saved: the transformers-5 round trip's third process and the 4.x-saved folders'
+loads under 5.
 """
 
 import json
@@ -39,7 +41,9 @@ import json
 import os
 import sys
 
-repo_root, folder, images_dir, result_path = sys.argv[1:5]
+repo_root, folders, images_dir, result_paths = sys.argv[1:5]
+folders, result_paths = folders.split(os.pathsep), result_paths.split(os.pathsep)
+folder = folders[0]
 save_dir = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
 pipeline_names = sys.argv[6].split(",") if len(sys.argv) > 6 else []
 
@@ -97,53 +101,54 @@ if pipeline_names:
     server.shutdown()
     del assess
 
-model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
-processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
-keys = ("score", "logits", "joint_probs", "quality_probs", "scene_probs", "distortion_probs", "patch_logits")
-names = sorted(name for name in os.listdir(images_dir) if name.endswith(".png"))
-inputs = {name: processor(images=os.path.join(images_dir, name)) for name in names}
+# Each folder in turn (one interpreter start-up for several folders of one transformers: their code files are
+# imported under a hash of their content, so a folder whose code differs is imported afresh).
+for job, (folder, result_path) in enumerate(zip(folders, result_paths)):
+    model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+    keys = ("score", "logits", "joint_probs", "quality_probs", "scene_probs", "distortion_probs", "patch_logits")
+    names = sorted(name for name in os.listdir(images_dir) if name.endswith(".png"))
+    inputs = {name: processor(images=os.path.join(images_dir, name)) for name in names}
 
+    def score_all():
+        # every output the variant has (a quality_distortion model has no scene_probs)
+        with torch.no_grad():
+            outputs = {name: model(**inputs[name]) for name in names}
+        return {name: {key: getattr(out, key)[0].tolist() for key in keys if getattr(out, key) is not None}
+                for name, out in outputs.items()}
 
-def score_all():
-    # every output the variant has (a quality_distortion model has no scene_probs)
+    # The folder ships the prompt text features (used while their fingerprint matches the text weights): count the
+    # prompt encodings while scoring (0: the shipped features were used), then score again with the fingerprint
+    # cleared, so that THIS transformers' text tower encodes the prompts.
+    encodings = []
+    encode = model._encode_prompts
+    model._encode_prompts = lambda *args: encodings.append(1) or encode(*args)
+    images = score_all()
+    shipped_features_used = not encodings
     with torch.no_grad():
-        outputs = {name: model(**inputs[name]) for name in names}
-    return {name: {key: getattr(out, key)[0].tolist() for key in keys if getattr(out, key) is not None}
-            for name, out in outputs.items()}
-
-
-# The folder ships the prompt text features (used while their fingerprint matches the text weights): count the
-# prompt encodings while scoring (0: the shipped features were used), then score again with the fingerprint
-# cleared, so that THIS transformers' text tower encodes the prompts.
-encodings = []
-encode = model._encode_prompts
-model._encode_prompts = lambda *args: encodings.append(1) or encode(*args)
-images = score_all()
-shipped_features_used = not encodings
-with torch.no_grad():
-    fingerprint = model.prompt_text_fingerprint.clone()
-    model.prompt_text_fingerprint.zero_()
-    reencoded = score_all()
-    model.prompt_text_fingerprint.copy_(fingerprint)
-del model._encode_prompts
-if save_dir:
-    model.save_pretrained(save_dir)
-    processor.save_pretrained(save_dir)
-result = {
-    "transformers": transformers.__version__,
-    "torch": torch.__version__,
-    "python": sys.executable,
-    "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
-    "processor_class": f"{type(processor).__module__}.{type(processor).__qualname__}",
-    "image_processor_class": f"{type(processor.image_processor).__module__}.{type(processor.image_processor).__qualname__}",
-    "tokenizer_class": type(processor.tokenizer).__name__,
-    "images": images,
-    "images_reencoded": reencoded,
-    "shipped_features_used": shipped_features_used,
-    "pipeline": pipeline_result,
-}
-with open(result_path, "w", encoding="utf-8") as f:
-    json.dump(result, f)
+        fingerprint = model.prompt_text_fingerprint.clone()
+        model.prompt_text_fingerprint.zero_()
+        reencoded = score_all()
+        model.prompt_text_fingerprint.copy_(fingerprint)
+    del model._encode_prompts
+    if save_dir and job == 0:
+        model.save_pretrained(save_dir)
+        processor.save_pretrained(save_dir)
+    result = {
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "python": sys.executable,
+        "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "processor_class": f"{type(processor).__module__}.{type(processor).__qualname__}",
+        "image_processor_class": f"{type(processor.image_processor).__module__}.{type(processor.image_processor).__qualname__}",
+        "tokenizer_class": type(processor.tokenizer).__name__,
+        "images": images,
+        "images_reencoded": reencoded,
+        "shipped_features_used": shipped_features_used,
+        "pipeline": pipeline_result if job == 0 else None,
+    }
+    with open(result_path, "w", encoding="utf-8") as f:
+        json.dump(result, f)
 '''
 
 
@@ -155,14 +160,23 @@ INTERPRETERS = {
 }
 
 
+def _available_interpreter(name):
+    """The python of `name`, or None when it is absent."""
+    variable, venv, _ = INTERPRETERS[name]
+    if variable is None:
+        return sys.executable
+    python = os.environ.get(variable) or str(REPO_ROOT / venv / "bin" / "python")
+    return python if os.path.isfile(python) and os.access(python, os.X_OK) else None
+
+
 def _interpreter(name):
     """(python, required version prefix); skips when an optional interpreter is absent."""
     variable, venv, version = INTERPRETERS[name]
     if variable is None:
         return sys.executable, version
     explicit = os.environ.get(variable)
-    python = explicit or str(REPO_ROOT / venv / "bin" / "python")
-    if os.path.isfile(python) and os.access(python, os.X_OK):
+    python = _available_interpreter(name)
+    if python:
         return python, version
     if explicit:
         pytest.fail(f"${variable}={explicit} is not an executable Python")
@@ -237,6 +251,26 @@ def first_loads(tmp_path_factory):
     return lambda interpreter, python: first_load(interpreter, python, tmp_path_factory)
 
 
+def loads_under_5(tmp_path_factory):
+    """{interpreter: result} of ONE transformers-5 process that loads, in turn, the folder each available
+    interpreter's first child saved: "transformers5"'s is the round trip's third process, the 4.x ones are the
+    saved-under-4-loads-under-5 test's. Once a session: a child each only repeated the interpreter and
+    transformers start-up (~12 s a child on 2 cores)."""
+    key = "under-5"
+    if key not in _SESSION_CACHE:
+        saved = {}
+        for interpreter in sorted(INTERPRETERS):
+            python = _available_interpreter(interpreter)
+            if python:
+                saved[interpreter] = first_load(interpreter, python, tmp_path_factory)[1]
+        workdir = tmp_path_factory.mktemp("under-5")
+        names = list(saved)
+        results = _run_child(sys.executable, [saved[name] for name in names],
+                             [workdir / f"{name}.json" for name in names], workdir=workdir)
+        _SESSION_CACHE[key] = dict(zip(names, results))
+    return _SESSION_CACHE[key]
+
+
 def _max_abs_diff(a, b):
     a, b = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
     assert a.shape == b.shape, f"shape {tuple(a.shape)} != {tuple(b.shape)}"
@@ -292,6 +326,11 @@ def _check_hub_folder(folder):
 
 
 def _run_child(python, folder, result_path, save_dir=None, workdir=None, pipeline_images=()):
+    """The child's result; `folder` and `result_path` may be lists (the folders loaded in turn by one child, the
+    first one saved to `save_dir`): then the list of results."""
+    many = isinstance(folder, (list, tuple))
+    folders, result_paths = (folder, result_path) if many else ([folder], [result_path])
+    assert len(folders) == len(result_paths) and folders
     workdir = Path(workdir)
     script = workdir / "liqe_remote_code_child.py"
     script.write_text(CHILD_SCRIPT, encoding="utf-8")
@@ -304,7 +343,8 @@ def _run_child(python, folder, result_path, save_dir=None, workdir=None, pipelin
         PYTHONDONTWRITEBYTECODE="1",
     )
     env.pop("HF_MODULES_CACHE", None)
-    command = [python, str(script), str(REPO_ROOT), str(folder), str(FIXTURES / "images"), str(result_path)]
+    command = [python, str(script), str(REPO_ROOT), os.pathsep.join(map(str, folders)), str(FIXTURES / "images"),
+               os.pathsep.join(map(str, result_paths))]
     command.append("" if save_dir is None else str(save_dir))
     if pipeline_images:
         command.append(",".join(pipeline_images))
@@ -315,7 +355,8 @@ def _run_child(python, folder, result_path, save_dir=None, workdir=None, pipelin
         f"child {python} failed ({completed.returncode})\n--- stdout\n{completed.stdout[-4000:]}\n"
         f"--- stderr\n{completed.stderr[-8000:]}"
     )
-    return json.loads(Path(result_path).read_text(encoding="utf-8"))
+    results = [json.loads(Path(path).read_text(encoding="utf-8")) for path in result_paths]
+    return results if many else results[0]
 
 
 def test_converted_folder_is_a_hub_remote_code_folder(converted):
@@ -328,7 +369,7 @@ def test_converted_folder_is_a_hub_remote_code_folder(converted):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("interpreter", sorted(INTERPRETERS))
-def test_fresh_process_round_trip(interpreter, converted, first_loads, golden, tmp_path):
+def test_fresh_process_round_trip(interpreter, converted, first_loads, golden, tmp_path, tmp_path_factory):
     python, expected_version = _interpreter(interpreter)
     folder, in_process = converted
 
@@ -344,11 +385,15 @@ def test_fresh_process_round_trip(interpreter, converted, first_loads, golden, t
     _assert_golden(first["images"], golden, interpreter)
     _assert_golden(first["images_reencoded"], golden, f"{interpreter} (prompts re-encoded)")
 
-    # 2. What the child loaded, saved again, is a remote-code folder that a third process loads.
+    # 2. What the child loaded, saved again, is a remote-code folder that a third process loads (for transformers 5,
+    # the process that also loads the folders saved under 4.x).
     _check_hub_folder(resaved)
-    second_dir = tmp_path / "second"
-    second_dir.mkdir()
-    second = _run_child(python, resaved, second_dir / "result.json", workdir=second_dir)
+    if interpreter == "transformers5":
+        second = loads_under_5(tmp_path_factory)[interpreter]
+    else:
+        second_dir = tmp_path / "second"
+        second_dir.mkdir()
+        second = _run_child(python, resaved, second_dir / "result.json", workdir=second_dir)
     assert second["transformers"] == first["transformers"]
     _assert_same_outputs(second["images"], first["images"], f"{interpreter} re-saved folder vs first load")
     assert second["shipped_features_used"] is True, f"{interpreter}: re-saved features not used"
@@ -357,7 +402,7 @@ def test_fresh_process_round_trip(interpreter, converted, first_loads, golden, t
 @pytest.mark.slow
 @pytest.mark.parametrize("interpreter", ["transformers4", "transformers4.50"])
 def test_folder_saved_under_transformers4_loads_under_transformers5(interpreter, converted, first_loads, golden,
-                                                                   tmp_path):
+                                                                   tmp_path_factory):
     """A user on transformers 4.x saves (e.g. after fine-tuning); another on 5.x loads that folder."""
     python, expected_version = _interpreter(interpreter)
     folder, in_process = converted
@@ -365,8 +410,8 @@ def test_folder_saved_under_transformers4_loads_under_transformers5(interpreter,
     four, saved_by_4 = first_loads(interpreter, python)
     assert four["transformers"].startswith(expected_version)
     _check_hub_folder(saved_by_4)
-    (tmp_path / "five").mkdir()
-    five = _run_child(sys.executable, saved_by_4, tmp_path / "five" / "result.json", workdir=tmp_path / "five")
+    # the transformers-5 process that loads every first child's saved folder in turn
+    five = loads_under_5(tmp_path_factory)[interpreter]
     assert five["transformers"].startswith("5.")
     assert five["model_class"].startswith("transformers_modules.")
     _assert_same_outputs(five["images"], in_process, f"saved by {interpreter}, loaded by transformers 5")

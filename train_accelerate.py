@@ -150,6 +150,11 @@ class DataArguments:
         metadata={"help": "ladders: this many procedural dead-leaves references (datasets_scripts/dead_leaves.py, "
                           "seed 0) join the photos: more references than the few bundled photos."},
     )
+    ladder_dead_leaves_texture: float = field(
+        default=0.0,
+        metadata={"help": "ladders: the dead-leaves discs carry 1/f texture of contrast up to this (0: flat discs), "
+                          "so that fine natural texture is not learnt as noise."},
+    )
     ladder_exposure_jitter: float = field(
         default=0.0,
         metadata={"help": "ladders: scale each reference crop's linear light by exp(U(-a, a)) before its ladder is "
@@ -672,11 +677,14 @@ def main(argv=None):
             type_ids=data_args.ladder_distortions or None,
             front=FrozenFront(liqe_model()) if data_args.cache_frozen_front else None, photo_set=data_args.ladder_photos,
             dead_leaves=data_args.ladder_dead_leaves, exposure_jitter=data_args.ladder_exposure_jitter,
+            dead_leaves_texture=data_args.ladder_dead_leaves_texture,
         )
         data_plan["ladders"] = [data_args.ladders_per_step, data_args.new_ladders_per_step, data_args.ladder_pool,
                                 list(data_args.ladder_distortions), data_args.cache_frozen_front, data_args.ladder_photos]
         if data_args.ladder_dead_leaves:  # appended only when used: older checkpoints' data plans still match
             data_plan["ladders"].append(["dead_leaves", data_args.ladder_dead_leaves])
+        if data_args.ladder_dead_leaves_texture:
+            data_plan["ladders"].append(["dead_leaves_texture", data_args.ladder_dead_leaves_texture])
         if data_args.ladder_exposure_jitter:
             data_plan["ladders"].append(["exposure_jitter", data_args.ladder_exposure_jitter])
     elif data_args.train_source != "corpora":

@@ -34,7 +34,24 @@ PALETTE = np.array(
 )
 
 
-def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersample=2, coverage=3.0):
+def texture_fields(big, count, rng):
+    """`count` (big, big) zero-mean, unit-std random fields with a 1/f amplitude spectrum (natural fine texture:
+    foliage, stone, fabric), from white noise shaped in the Fourier domain."""
+    fy = np.fft.fftfreq(big)[:, None]
+    fx = np.fft.rfftfreq(big)[None, :]
+    radius = np.sqrt(fy * fy + fx * fx)
+    radius[0, 0] = 1.0
+    shaping = (1.0 / radius).astype(np.float32)
+    shaping[0, 0] = 0.0
+    fields = []
+    for _ in range(count):
+        spectrum = np.fft.rfft2(rng.standard_normal((big, big)).astype(np.float32)) * shaping
+        field = np.fft.irfft2(spectrum, s=(big, big)).astype(np.float32)
+        fields.append((field - field.mean()) / (field.std() + 1e-12))
+    return fields
+
+
+def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersample=2, coverage=3.0, texture=0.0):
     """One (size, size, 3) uint8 dead-leaves image, a pure function of its arguments.
 
     Args:
@@ -44,12 +61,18 @@ def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersa
         supersample: render at this factor and box-reduce (anti-aliased edges).
         coverage: discs drawn until their total area is `coverage` times the image's (later discs occlude
             earlier ones; 3 leaves almost no background uncovered).
+        texture: 0 draws flat, shaded discs (the classic model); t > 0 gives each disc one of four 1/f texture
+            fields at a contrast drawn from U(0, t) (relative std): pristine references with fine natural texture,
+            so that texture is not read as noise (an unseen photo of foliage was). Drawn after the discs: the
+            discs of a seed are the same with or without texture.
     """
     if size < 8 or supersample < 1 or not 0 < min_radius:
         raise ValueError(f"need size >= 8, supersample >= 1 and min_radius > 0 (got {size}, {supersample}, {min_radius})")
     max_radius = float(max_radius if max_radius is not None else size / 4)
     if max_radius <= min_radius:
         raise ValueError(f"max_radius ({max_radius}) must exceed min_radius ({min_radius})")
+    if not 0.0 <= texture <= 1.0:
+        raise ValueError(f"texture must be in [0, 1] (a relative contrast), got {texture}")
     rng = np.random.default_rng(seed)
     big = size * supersample
     # Each image draws its colours from a few palette anchors (a coherent scene, not confetti).
@@ -61,6 +84,7 @@ def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersa
     gain = rng.uniform(0.6, 1.15)
     r_min, r_max = min_radius * supersample, max_radius * supersample
     area = 0.0
+    discs = []  # (y0, y1, x0, x1, inside) of each drawn disc, for the texture pass
     yy_cache = np.arange(big, dtype=np.float32)
     while area < coverage * big * big:
         # Inverse-CDF draw from p(r) ~ r^-3 on [r_min, r_max].
@@ -83,22 +107,37 @@ def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersa
         shade = 1.0 + rng.uniform(0.0, 0.12) * (ys * direction[0] + xs * direction[1]) / r
         region = canvas[y0:y1, x0:x1]
         region[inside] = (colour[None, None, :] * shade[..., None])[inside]
+        if texture:
+            discs.append((y0, y1, x0, x1, inside))
+    if texture:
+        # A separate stream: the discs above are the untextured image's, whatever `texture` is.
+        texture_rng = np.random.default_rng([*np.atleast_1d(seed).tolist(), 7919])
+        fields = texture_fields(big, 4, texture_rng)
+        # Later discs occlude earlier ones: paint the texture in drawing order, so each pixel ends with its
+        # top disc's texture.
+        factor = np.ones((big, big), dtype=np.float32)
+        for y0, y1, x0, x1, inside in discs:
+            field = fields[int(texture_rng.integers(len(fields)))]
+            contrast = texture_rng.uniform(0.0, texture)
+            patch = factor[y0:y1, x0:x1]
+            patch[inside] = (1.0 + contrast * field[y0:y1, x0:x1])[inside]
+        canvas *= np.clip(factor, 0.0, None)[..., None]
     canvas = (canvas * (cast * gain)[None, None, :].astype(np.float32))
     if supersample > 1:
         canvas = canvas.reshape(size, supersample, size, supersample, 3).mean(axis=(1, 3))
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
 
 
-def dead_leaves_photos(count, seed=0, size=512):
+def dead_leaves_photos(count, seed=0, size=512, texture=0.0):
     """`count` dead-leaves images as `datasets_scripts.ladders.load_photos` entries (name, image, grey, ...)."""
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
     return [
         {
             "name": f"dead_leaves_{seed}_{index}",
-            "image": dead_leaves_image(size=size, seed=[int(seed), index]),
+            "image": dead_leaves_image(size=size, seed=[int(seed), index], texture=texture),
             "grey": False,
-            "source": f"datasets_scripts/dead_leaves.py (seed {seed}, image {index})",
+            "source": f"datasets_scripts/dead_leaves.py (seed {seed}, image {index}, texture {texture})",
             "licence": "generated (this repository's licence)",
         }
         for index in range(int(count))
@@ -111,12 +150,13 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--texture", type=float, default=0.0, help="per-disc 1/f texture contrast, up to (0: flat discs)")
     args = parser.parse_args(argv)
     from PIL import Image
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for photo in dead_leaves_photos(args.count, seed=args.seed, size=args.size):
+    for photo in dead_leaves_photos(args.count, seed=args.seed, size=args.size, texture=args.texture):
         Image.fromarray(photo["image"]).save(out / f"{photo['name']}.png")
     print(f"wrote {args.count} images to {out}")
     return 0

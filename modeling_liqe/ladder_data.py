@@ -23,7 +23,7 @@ import torch
 PHOTO_SETS = ("bundled", "bundled+")
 
 
-def _photos(photo_set, dead_leaves=0):
+def _photos(photo_set, dead_leaves=0, dead_leaves_texture=0.0):
     from datasets_scripts.ladders import EXTRA_TRAINING_PHOTOS, TRAINING_PHOTOS, load_photos
 
     if photo_set not in PHOTO_SETS:
@@ -36,7 +36,7 @@ def _photos(photo_set, dead_leaves=0):
         from datasets_scripts.dead_leaves import dead_leaves_photos
 
         # Seed 0 always: the same procedural references whatever the run's seed (recorded in the data plan).
-        photos += dead_leaves_photos(dead_leaves, seed=0)
+        photos += dead_leaves_photos(dead_leaves, seed=0, texture=dead_leaves_texture)
     return photos
 
 
@@ -63,6 +63,7 @@ class LadderBatches(torch.utils.data.Dataset):
         photo_set: which photos (``"bundled"``: `datasets_scripts.ladders.TRAINING_PHOTOS`).
         dead_leaves: how many procedural dead-leaves references (`datasets_scripts/dead_leaves.py`, seed 0) join
             the photos; a ladder picks its reference uniformly among all of them.
+        dead_leaves_texture: the dead-leaves discs' 1/f texture contrast, up to (`dead_leaves_image`; 0: flat).
         exposure_jitter: log-gain range of a random exposure of each reference crop (`LadderSampler`; 0: none).
         front: optional `frozen_front.FrozenFront`: the batch then holds its output per image (`front_states`,
             computed once per ladder and cached) instead of the windows (`pixel_values`).
@@ -70,7 +71,7 @@ class LadderBatches(torch.utils.data.Dataset):
 
     def __init__(self, ladders_per_batch=16, new_per_batch=1, pool=256, seed=0, rank=0, crop_size=224,
                  image_mean=(0.5, 0.5, 0.5), image_std=(0.5, 0.5, 0.5), type_ids=None, photo_set="bundled", front=None, dead_leaves=0,
-                 exposure_jitter=0.0):
+                 exposure_jitter=0.0, dead_leaves_texture=0.0):
         if ladders_per_batch < 1:
             raise ValueError(f"ladders_per_batch must be >= 1, got {ladders_per_batch}")
         if not 1 <= new_per_batch <= ladders_per_batch:
@@ -86,6 +87,9 @@ class LadderBatches(torch.utils.data.Dataset):
         if not 0.0 <= float(exposure_jitter) <= 2.0:
             raise ValueError(f"exposure_jitter must be in [0, 2] (a log gain), got {exposure_jitter!r}")
         self.exposure_jitter = float(exposure_jitter)
+        if not 0.0 <= float(dead_leaves_texture) <= 1.0:
+            raise ValueError(f"dead_leaves_texture must be in [0, 1], got {dead_leaves_texture!r}")
+        self.dead_leaves_texture = float(dead_leaves_texture)
         self.ladders_per_batch, self.new_per_batch, self.pool = int(ladders_per_batch), int(new_per_batch), int(pool)
         self.seed, self.rank, self.crop_size = int(seed), int(rank), int(crop_size)
         self.image_mean, self.image_std = tuple(image_mean), tuple(image_std)
@@ -120,7 +124,7 @@ class LadderBatches(torch.utils.data.Dataset):
         if ladder_id in self._cache:
             return self._cache[ladder_id]
         if self._photos is None:
-            self._photos = _photos(self.photo_set, self.dead_leaves)
+            self._photos = _photos(self.photo_set, self.dead_leaves, self.dead_leaves_texture)
         sampler = LadderSampler(self._photos, crop_size=self.crop_size, type_ids=self.type_ids,
                                 seed=[self.seed, self.rank, int(ladder_id)], exposure_jitter=self.exposure_jitter)
         made = sampler.sample()

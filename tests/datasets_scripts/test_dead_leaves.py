@@ -24,6 +24,27 @@ def test_images_hold_occluding_regions_of_several_colours_at_any_size(size):
     assert (step > 30).mean() > 0.001
 
 
+@pytest.mark.parametrize("size", [64, 150])
+def test_texture_adds_fine_detail_inside_the_same_discs(size):
+    flat = dead_leaves_image(size, seed=[0, 5]).astype(np.float64)
+    textured = dead_leaves_image(size, seed=[0, 5], texture=0.3).astype(np.float64)
+    assert np.array_equal(dead_leaves_image(size, seed=[0, 5], texture=0.0), flat.astype(np.uint8))
+    assert np.array_equal(dead_leaves_image(size, seed=[0, 5], texture=0.3), textured.astype(np.uint8))  # seeded
+    # The same discs: the two images agree at a coarse scale (block means), while the fine detail (neighbour
+    # differences) grows several times.
+    blocks = size // 16 * 16
+
+    def coarse(x):
+        return x[:blocks, :blocks].reshape(blocks // 16, 16, blocks // 16, 16, 3).mean(axis=(1, 3))
+
+    assert np.corrcoef(coarse(flat).ravel(), coarse(textured).ravel())[0, 1] > 0.9
+    detail = [np.median(np.abs(np.diff(x, axis=1))) for x in (flat, textured)]
+    assert detail[1] >= detail[0] + 1
+    photos = dead_leaves_photos(2, seed=0, size=size, texture=0.3)
+    assert np.array_equal(photos[1]["image"], dead_leaves_image(size, seed=[0, 1], texture=0.3))
+    assert "texture 0.3" in photos[1]["source"]
+
+
 def test_edges_are_anti_aliased_by_the_supersampling():
     # Rendered at 3x and box-reduced, an edge passes through intermediate values; without it only leaf colours.
     smooth = dead_leaves_image(128, seed=1, supersample=3)
@@ -38,6 +59,8 @@ def test_edges_are_anti_aliased_by_the_supersampling():
         (dict(supersample=0), "supersample >= 1"),
         (dict(min_radius=0), "min_radius > 0"),
         (dict(min_radius=10, max_radius=5), "max_radius"),
+        (dict(texture=-0.1), "texture must be in"),
+        (dict(texture=1.5), "texture must be in"),
     ],
 )
 def test_bad_arguments_are_refused_with_the_reason(kwargs, message):

@@ -106,6 +106,7 @@ def test_with_a_front_the_batch_holds_its_output_computed_once_per_ladder():
         (dict(dead_leaves=1.5), "dead_leaves must be a count >= 0"),
         (dict(exposure_jitter=-0.5), r"exposure_jitter must be in \[0, 2\]"),
         (dict(exposure_jitter=3.0), r"exposure_jitter must be in \[0, 2\]"),
+        (dict(dead_leaves_texture=2.0), r"dead_leaves_texture must be in \[0, 1\]"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(overrides, message):
@@ -141,6 +142,9 @@ def test_dead_leaves_references_join_the_photos_and_ladders_are_drawn_from_them(
     photos = _photos("bundled", dead_leaves=3)
     assert [p["name"] for p in photos] == list(TRAINING_PHOTOS) + [f"dead_leaves_0_{i}" for i in range(3)]
     assert np.array_equal(photos[-1]["image"], dead_leaves_image(512, seed=[0, 2]))
+    textured = _batches(dead_leaves=3, dead_leaves_texture=0.3, ladders_per_batch=2, pool=2)
+    textured[0]
+    assert np.array_equal(textured._photos[-1]["image"], dead_leaves_image(512, seed=[0, 2], texture=0.3))
     data = _batches(dead_leaves=3, ladders_per_batch=2, pool=2)
     assert torch.equal(data[4]["pixel_values"], _batches(dead_leaves=3, ladders_per_batch=2, pool=2)[4]["pixel_values"])
     assert len(data._photos) == len(TRAINING_PHOTOS) + 3  # the batches above drew from the joined set

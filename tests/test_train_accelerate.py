@@ -469,12 +469,15 @@ def test_two_gloo_processes_train_the_ladder_recipe_each_on_its_own_stream(corpu
 def _launch(args, num_processes=1, threads=1):
     """`accelerate launch train_accelerate.py ARGS`, its console in a file (a pipe nobody reads would block it)."""
     import subprocess
-    import tempfile
+    from pathlib import Path
 
     from tests.training_helpers import accelerate_command, subprocess_env
 
     command = accelerate_command(num_processes) + [str(REPO_ROOT / "train_accelerate.py"), *args]
-    console = tempfile.NamedTemporaryFile("w+", prefix="liqe-train-", suffix=".log", delete=False)
+    # Beside the run's output folder (pytest's tmp_path), not in /tmp where nothing would remove it.
+    output_dir = Path(args[args.index("--output_dir") + 1])
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    console = open(output_dir.parent / f"{output_dir.name}-console.log", "w+", encoding="utf-8")
     # A session of its own: `accelerate launch` runs the script as a child, and a SIGKILL must reach that child.
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=subprocess_env(threads, num_processes), stdout=console,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -27,9 +27,7 @@ Targets (issue 2): liqe / (a) <= 1.10, liqe / (b) <= 0.2, peak memory <= 1.5 GB;
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from modeling_liqe.geometries import init_random_model  # noqa: E402
 from modeling_liqe.scoring import LIQEScorer  # noqa: E402
+from tests.peak_rss import run_with_peak_rss  # noqa: E402
 
 
 def make_photos(folder, count, size=(1080, 800)):
@@ -74,7 +73,7 @@ def timed(function, device):
 
 
 def measure_peak_memory(model_dir, folder):
-    """Peak RSS (bytes) of one `liqe score` process on a 6000x4000 JPEG (run before any other child)."""
+    """Peak RSS (bytes) of one `liqe score` process on a 6000x4000 JPEG."""
     big = folder / "photo_6000x4000.jpg"
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (400, 600, 3), dtype=np.uint8)).resize((6000, 4000), Image.BICUBIC).save(
@@ -82,14 +81,11 @@ def measure_peak_memory(model_dir, folder):
     )
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO_ROOT))
     command = [sys.executable, "-m", "modeling_liqe.cli", "score", "--model", str(model_dir), "--format", "json", str(big)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=folder)
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if result.returncode != 0:
-        raise SystemExit(f"liqe score failed on the 6000x4000 photo:\n{result.stderr}")
-    if peak_kib <= before:
-        print("warning: an earlier child process had a higher peak; the figure is an upper bound")
-    return peak_kib * 1024
+    # not RUSAGE_CHILDREN: a child started from this process inherits its high-water mark (tests/peak_rss.py)
+    status, _, stderr, peak = run_with_peak_rss(command, env=env, cwd=folder, timeout=600)
+    if status != 0:
+        raise SystemExit(f"liqe score failed on the 6000x4000 photo:\n{stderr}")
+    return peak
 
 
 def main(argv=None):

@@ -249,7 +249,10 @@ def test_bad_inputs_never_stop_the_batch(model_dir, shared_scorer, bad_inputs, t
     status, out, err, peak = run_with_peak_rss(command, env=env, cwd=tmp_path, timeout=120)
     print(f"peak RSS of liqe score over {len(files)} bad inputs: {peak / 1e6:.0f} MB")
     assert status == 1, err
-    assert peak <= 1.5e9, f"{peak / 1e9:.2f} GB"
+    # measured 641 MB (tiny model; `liqe score` on one 300x200 photo: 505 MB); 0.9 GB leaves ~250 MB for run-to-run
+    # spread (the same ViT-B/32 run varies by 0.2 GB). Decoding the 30000x30000 bomb or upscaling a 40000x2 sliver
+    # whole would cost 2.7-3 GB.
+    assert peak <= 0.9e9, f"{peak / 1e9:.2f} GB"
     assert "Traceback" not in err
     everything = [json.loads(line) for line in out.splitlines()]
     mine = [row for row in everything if row["path"].startswith(str(folder) + os.sep)]

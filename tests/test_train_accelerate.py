@@ -453,7 +453,9 @@ def test_ladder_recipe_misconfigurations_stop_with_the_reason(corpus, tmp_path, 
 def test_two_gloo_processes_train_the_ladder_recipe_each_on_its_own_stream(corpus, tmp_path):
     common = dict(num_train_epochs=1, steps_per_epoch=3)
     two = tmp_path / "two"
-    output = _finish(_launch(ladder_args(corpus, two, **common), num_processes=2))
+    # With a moving average and a checkpoint every step: the average is taken over the DDP model's steps and each
+    # checkpoint's ema.safetensors is written once, by the main process.
+    output = _finish(_launch(ladder_args(corpus, two, ema_decay=0.5, checkpointing_steps=1, **common), num_processes=2))
     assert "Num processes: 2" in output and "DistributedType.MULTI_CPU" in output
     one = tmp_path / "one"
     main(ladder_args(corpus, one, **common))
@@ -463,6 +465,15 @@ def test_two_gloo_processes_train_the_ladder_recipe_each_on_its_own_stream(corpu
     # rank 1 draws other ladders, so the synchronised update differs from one process's; the front stays fixed
     assert not torch.equal(two_weights["clip.visual_projection.weight"], one_weights["clip.visual_projection.weight"])
     assert all(torch.equal(v, one_weights[k]) for k, v in _front(two_weights).items())
+    from modeling_liqe.weight_average import EMA_WEIGHTS_NAME
+
+    raw = [{k.removeprefix("model."): v.double() for k, v in _weights(two / f"checkpoint-{step}").items()}
+           for step in (1, 2, 3)]
+    assert all((two / f"checkpoint-{step}" / EMA_WEIGHTS_NAME).is_file() for step in (1, 2, 3))
+    ages = [0.25, 0.5, 1.0]  # 0.5 ** (3 - 1 - i)
+    for key in set(two_weights) - {"prompt_text_features", "prompt_text_fingerprint"}:
+        expected = sum(a * w[key] for a, w in zip(ages, raw)) / sum(ages)
+        assert torch.allclose(two_weights[key].double(), expected, atol=1e-6, rtol=1e-6), key
 
 
 # -- end to end (subprocesses) ----------------------------------------------------------------------------------------

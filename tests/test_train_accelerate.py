@@ -441,6 +441,8 @@ def _fresh_start(corpus, folder):
         (dict(vision_init="dct"), "--vision_init must be 'random' or 'nss'"),
         (dict(train_source="folder", cache_frozen_front="false"), "--train_source must be 'corpora' or 'ladders'"),
         (dict(selection_metric="plcc"), "--selection_metric must be one of"),
+        (dict(ema_decay=1.0), r"--ema_decay must be in \(0, 1\)"),
+        (dict(ema_decay=0.0), r"--ema_decay must be in \(0, 1\)"),
     ],
 )
 def test_ladder_recipe_misconfigurations_stop_with_the_reason(corpus, tmp_path, overrides, message):

@@ -124,6 +124,13 @@ class Ladder:
     reference: str
 
 
+def checked_exposure_jitter(value):
+    """`value` as a float when it is a valid `exposure_jitter` (a log-gain range in [0, 2]), else ValueError."""
+    if not 0.0 <= float(value) <= 2.0:
+        raise ValueError(f"exposure_jitter must be in [0, 2] (a log gain), got {value!r}")
+    return float(value)
+
+
 def scale_exposure(image, gain):
     """uint8 sRGB `image` with its linear light times `gain` (sRGB transfer curve; clipped at white)."""
     x = np.asarray(image, dtype=np.float32) / 255.0
@@ -163,9 +170,7 @@ class LadderSampler:
             raise ValueError(f"unknown distortion type ids {unknown}")
         self.levels = [int(level) for level in levels]
         self.permute_channels = permute_channels
-        if not 0.0 <= float(exposure_jitter) <= 2.0:
-            raise ValueError(f"exposure_jitter must be in [0, 2] (a log gain), got {exposure_jitter!r}")
-        self.exposure_jitter = float(exposure_jitter)
+        self.exposure_jitter = checked_exposure_jitter(exposure_jitter)
         self.rng = np.random.default_rng(seed)
 
     def random_crop(self, photo):

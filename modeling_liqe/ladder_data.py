@@ -84,9 +84,10 @@ class LadderBatches(torch.utils.data.Dataset):
         if int(dead_leaves) != dead_leaves or dead_leaves < 0:
             raise ValueError(f"dead_leaves must be a count >= 0, got {dead_leaves!r}")
         self.dead_leaves = int(dead_leaves)
-        if not 0.0 <= float(exposure_jitter) <= 2.0:
-            raise ValueError(f"exposure_jitter must be in [0, 2] (a log gain), got {exposure_jitter!r}")
-        self.exposure_jitter = float(exposure_jitter)
+        from datasets_scripts.ladders import checked_exposure_jitter
+
+        # Checked here, not first in the DataLoader worker that builds the sampler.
+        self.exposure_jitter = checked_exposure_jitter(exposure_jitter)
         if not 0.0 <= float(dead_leaves_texture) <= 1.0:
             raise ValueError(f"dead_leaves_texture must be in [0, 1], got {dead_leaves_texture!r}")
         self.dead_leaves_texture = float(dead_leaves_texture)

@@ -89,16 +89,19 @@ class ModelArguments:
         default=100.0, metadata={"help": "A learnable logit scale is clamped to ln of this after every step (CLIP's 100)."})
     vision_init: str = field(
         default="random",
-        metadata={"help": "From scratch: 'random' (CLIP's initialisation) or 'nss', the hand-built natural-scene-"
+        metadata={"help": "From scratch: 'random' (CLIP's initialisation), 'nss', the hand-built natural-scene-"
                           "statistics start (modeling_liqe/nss_init.py: a filter bank and two fixed blocks; needs "
-                          "patch 32 or 16, >= 2 vision layers, width >= 192), standardised on training ladders."},
+                          "patch 32 or 16, >= 2 vision layers, width >= 192), standardised on training ladders, or "
+                          "'nss_spread', the same plus a third fixed block pooling per-patch statistics across the "
+                          "window as soft maxima / minima (needs >= 4 layers and >= 11 heads: --geometry demo-spread)."},
     )
     nss_calibration_ladders: int = field(default=12, metadata={"help": "vision_init nss: ladders to standardise on."})
     freeze: List[str] = field(
         default_factory=list,
         metadata={"help": "Regular expressions: parameters whose name matches one (re.search) stay fixed, e.g. "
                           "'clip\\.vision_model\\.embeddings'. 'nss_front' names the NSS start's fixed part (filter "
-                          "bank, blocks 1-2, and the attention of later blocks, which the construction keeps at zero)."},
+                          "bank, blocks 1-2 (1-3 with nss_spread), and the attention of later blocks, which the "
+                          "construction keeps at zero)."},
     )
 
 
@@ -321,7 +324,7 @@ def build_model(model_args, seed):
         model, processor = prepare_model_and_processor(model)
         logit_scale = CLIP_LOGIT_SCALE if model_args.logit_scale_init is None else model_args.logit_scale_init
         description = f"trained from random weights at the {model_args.geometry} geometry"
-        if model_args.vision_init == "nss":
+        if model_args.vision_init in ("nss", "nss_spread"):
             from modeling_liqe.ladder_data import calibration_windows
             from modeling_liqe.nss_init import nss_init_
 
@@ -330,25 +333,37 @@ def build_model(model_args, seed):
                 model_args.nss_calibration_ladders, config.clip_config.vision_config.image_size,
                 image_processor.image_mean, image_processor.image_std, seed=seed,
             )
-            nss_init_(model, seed=seed, calibration_images=calibration)
-            description = (f"trained from the hand-built natural-scene-statistics start (modeling_liqe/nss_init.py) "
+            try:
+                nss_init_(model, seed=seed, calibration_images=calibration, spread=model_args.vision_init == "nss_spread")
+            except ValueError as error:
+                raise SystemExit(f"--vision_init {model_args.vision_init}: {error}")
+            description = (f"trained from the hand-built natural-scene-statistics start (modeling_liqe/nss_init.py"
+                           f"{', with pooling across the window' if model_args.vision_init == 'nss_spread' else ''}) "
                            f"at the {model_args.geometry} geometry, no pretrained weights")
-    if model_args.vision_init not in ("random", "nss"):
-        raise SystemExit(f"--vision_init must be 'random' or 'nss', got {model_args.vision_init!r}")
-    if model_args.vision_init == "nss" and source:
-        raise SystemExit("--vision_init nss builds a vision tower from scratch: do not give --model_name_or_path with it")
+    if model_args.vision_init not in ("random", "nss", "nss_spread"):
+        raise SystemExit(f"--vision_init must be 'random', 'nss' or 'nss_spread', got {model_args.vision_init!r}")
+    if model_args.vision_init != "random" and source:
+        raise SystemExit(f"--vision_init {model_args.vision_init} builds a vision tower from scratch: do not give "
+                         f"--model_name_or_path with it")
     if logit_scale is not None:
         set_logit_scale(model, logit_scale)
     model.clip.logit_scale.requires_grad_(model_args.learnable_logit_scale)
     if model_args.freeze_text_tower:
         for parameter in text_parameters(model):
             parameter.requires_grad_(False)
-    freeze_parameters(model, model_args.freeze)
+    freeze_parameters(model, model_args.freeze, front_layers(model_args))
     model.train()
     return model, processor, description
 
 
-def freeze_parameters(model, patterns):
+def front_layers(model_args):
+    """The NSS start's fixed blocks (modeling_liqe/nss_init.py): 2, or 3 when a third pools across the window."""
+    from modeling_liqe.frozen_front import FRONT_LAYERS
+
+    return FRONT_LAYERS + 1 if model_args.vision_init == "nss_spread" else FRONT_LAYERS
+
+
+def freeze_parameters(model, patterns, front_layers=2):
     """Fix every parameter whose name matches one of `patterns` (re.search). 'nss_front' names the part of the
     NSS start (modeling_liqe/nss_init.py) that must stay as built: the filter bank, blocks 1-2, and the attention
     of later blocks (kept at zero, so their MLPs see each token alone)."""
@@ -356,7 +371,7 @@ def freeze_parameters(model, patterns):
 
     expanded = []
     for pattern in patterns or ():
-        expanded.extend(front_freeze_patterns() if pattern == "nss_front" else (pattern,))
+        expanded.extend(front_freeze_patterns(front_layers) if pattern == "nss_front" else (pattern,))
     compiled = []
     for pattern in expanded:
         try:
@@ -626,12 +641,12 @@ def main(argv=None):
         from modeling_liqe.ladder_data import calibration_windows
 
         try:
-            trainable = FrontCachedLIQE(model)
+            trainable = FrontCachedLIQE(model, front_layers(model_args))
         except ValueError as error:
             raise SystemExit(f"--cache_frozen_front: {error} (use --vision_init nss --freeze nss_front)")
         probe = calibration_windows(2, model.config.clip_config.vision_config.image_size, image_processor.image_mean,
                                     image_processor.image_std, seed=training_args.seed + 1)
-        difference = check_front_cache_exact(model, probe)
+        difference = check_front_cache_exact(model, probe, front_layers(model_args))
         logger.info(f"training from the cached frozen front (max |cosine difference| to LIQEModel.forward {difference:.2g})")
     optimizer = torch.optim.AdamW(
         parameter_groups(model, training_args), lr=training_args.learning_rate, weight_decay=training_args.weight_decay,
@@ -675,7 +690,7 @@ def main(argv=None):
             rank=accelerator.process_index, crop_size=liqe_model().config.clip_config.vision_config.image_size,
             image_mean=image_processor.image_mean, image_std=image_processor.image_std,
             type_ids=data_args.ladder_distortions or None,
-            front=FrozenFront(liqe_model()) if data_args.cache_frozen_front else None, photo_set=data_args.ladder_photos,
+            front=FrozenFront(liqe_model(), front_layers(model_args)) if data_args.cache_frozen_front else None, photo_set=data_args.ladder_photos,
             dead_leaves=data_args.ladder_dead_leaves, exposure_jitter=data_args.ladder_exposure_jitter,
             dead_leaves_texture=data_args.ladder_dead_leaves_texture,
         )

@@ -43,7 +43,7 @@ DEVICES = ("cpu", "cuda", "mps", "auto")
 VARIANT_NAMES = ("full", "quality_scene", "quality_distortion", "quality")
 # The names of modeling_liqe.geometries.GEOMETRIES, spelled out so that parsing the command line imports no torch
 # (tests/modeling_liqe/test_geometries.py checks they agree).
-GEOMETRY_NAMES = ("tiny", "small", "demo", "vit-b-32")
+GEOMETRY_NAMES = ("tiny", "small", "demo", "demo-spread", "vit-b-32")
 PROBABILITY_KEYS = ("quality_probs", "scene_probs", "distortion_probs")
 # Show a progress bar (on a terminal only) from this many images on.
 PROGRESS_MIN_IMAGES = 16

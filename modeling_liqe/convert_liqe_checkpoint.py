@@ -100,8 +100,9 @@ def _count_layers(state, prefix):
     return len({int(m.group(1)) for key in state for m in [pattern.match(key)] if m})
 
 
-def clip_config_from_openai_state_dict(state, source="checkpoint"):
-    """A transformers CLIPConfig with the geometry the tensors imply (OpenAI blocks: QuickGELU, eps 1e-5)."""
+def clip_config_from_openai_state_dict(state, source="checkpoint", vision_heads=None):
+    """A transformers CLIPConfig with the geometry the tensors imply (OpenAI blocks: QuickGELU, eps 1e-5).
+    `vision_heads`: the vision tower's attention heads (the tensors do not say; default OpenAI's width / 64)."""
     try:
         vision_width, _, patch, _ = state["visual.conv1.weight"].shape
         grid = math.isqrt(state["visual.positional_embedding"].shape[0] - 1)
@@ -117,7 +118,7 @@ def clip_config_from_openai_state_dict(state, source="checkpoint"):
         "hidden_size": vision_width,
         "intermediate_size": vision_mlp,
         "num_hidden_layers": _count_layers(state, "visual.transformer.resblocks."),
-        "num_attention_heads": max(1, vision_width // 64),
+        "num_attention_heads": int(vision_heads) if vision_heads else max(1, vision_width // 64),
         "image_size": patch * grid,
         "patch_size": patch,
         "projection_dim": projection_dim,

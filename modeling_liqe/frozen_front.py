@@ -2,8 +2,8 @@
 # Copyright 2026 The liqe authors.
 """Train a LIQE model whose vision tower starts with a fixed front, from that front's cached output.
 
-The natural-scene-statistics start (`nss_init.py`) keeps its filter bank and first two blocks fixed, and the
-attention of every later block at zero (so a later block's MLP sees each token alone, and the pooled CLS token
+The natural-scene-statistics start (`nss_init.py`) keeps its filter bank and first two blocks (three with
+`spread=True`: `front_layers` then is 3) fixed, and the attention of every later block at zero (so a later block's MLP sees each token alone, and the pooled CLS token
 depends on the CLS token only). Then the CLS token after the fixed blocks is a fixed function of the window: the
 DataLoader worker that makes the training images computes it once per image (`FrozenFront`), and the training
 step runs only what trains (`FrontCachedLIQE`: the later blocks' MLPs on that token, post-LayerNorm, projection,

@@ -62,6 +62,21 @@ GEOMETRIES = {
         "context": 77,
         "vocab": 49408,
     },
+    # The demo backbone for the NSS start with pooling across the window (nss_init_(spread=True): 3 fixed blocks,
+    # one of them with 11 pooling heads, + a trained MLP block): 14 heads of 16 channels (not width / 64), ~4.7 M
+    # parameters, so the folder stays under 25 MB.
+    "demo-spread": {
+        "embed": 64,
+        "vision_width": 224,
+        "vision_layers": 4,
+        "vision_heads": 14,
+        "patch": 32,
+        "image": 224,
+        "text_width": 32,
+        "text_layers": 1,
+        "context": 77,
+        "vocab": 49408,
+    },
     # OpenAI CLIP ViT-B/32, the backbone of the published LIQE checkpoints (~151 M parameters).
     "vit-b-32": {
         "embed": 512,
@@ -107,6 +122,7 @@ def geometry(name, **overrides):
     if name not in GEOMETRIES:
         raise ValueError(f"unknown geometry {name!r}; expected one of {sorted(GEOMETRIES)}")
     result = dict(GEOMETRIES[name])
+    result.setdefault("vision_heads", None)  # None: width / 64, the OpenAI rule the converter applies
     for key, value in overrides.items():
         if key not in result:
             raise ValueError(f"unknown geometry key {key!r}; expected some of {sorted(result)}")
@@ -122,7 +138,10 @@ def clip_config_for_geometry(name, **overrides):
     from .convert_liqe_checkpoint import clip_config_from_openai_state_dict
 
     numbers = geometry(name, **overrides)
-    config = clip_config_from_openai_state_dict(_shape_only_state_dict(numbers), source=f"geometry {name!r}")
+    if numbers["vision_heads"] is not None and numbers["vision_width"] % numbers["vision_heads"]:
+        raise ValueError(f"the vision width {numbers['vision_width']} must be a multiple of the heads {numbers['vision_heads']}")
+    config = clip_config_from_openai_state_dict(_shape_only_state_dict(numbers), source=f"geometry {name!r}",
+                                                vision_heads=numbers["vision_heads"])
     config.logit_scale_init_value = CLIP_LOGIT_SCALE
     return config
 

@@ -22,6 +22,14 @@ extractor that training then fine-tunes with everything else:
   combinations; blocks beyond it start as identities;
 * the visual projection starts as a random map of the standardised features and the head's outputs.
 
+With `spread=True` (needs >= 4 layers and >= 11 attention heads), one more fixed block reads how the statistics
+vary *across* the window, which a mean over patches hides (fine texture over a whole photo and noise have the
+same mean energy; noise also lifts the quietest patches, texture does not; a pasted colour block lifts the loudest
+chroma patch only): block 2's MLP also writes each patch's own log energy (Laplacian, 2/4-px boxes, chroma), and
+block 3's attention pools them three ways -- uniformly, and as soft maxima and minima (attention logits +-2 times
+the standardised log energy, the CLS token left out by an indicator channel) -- plus soft extremes of the patch
+luminance. The head is then block 4.
+
 Not part of the Hub remote code: it only sets weights (the saved model is a plain `LIQEModel`).
 """
 
@@ -40,6 +48,13 @@ LOG_KNOTS = [1e-4 * 2**k for k in range(14)]  # piecewise-linear log between 1e-
 SHADOW_THRESHOLDS = (0.08, 0.2, 0.35)
 LIGHT_THRESHOLDS = (0.65, 0.8, 0.92)
 EXPOSURE_SOFTNESS = 40.0
+# spread=True: the families whose per-patch log energy is pooled across the window, the sharpness of the soft
+# extremes (attention logit = +-SPREAD_SHARPNESS x the standardised value), the luminance gain for the same, and
+# the logit that keeps the CLS token (which has no patch) out of those pools.
+SPREAD_FAMILIES = ("laplacian", "box2", "box4", "chroma_diff")
+SPREAD_SHARPNESS = 2.0
+SPREAD_LUMINANCE_GAIN = 4.0
+CLS_EXCLUSION = 50.0
 
 
 def _filter_families(patch, rng):
@@ -96,8 +111,10 @@ def _filter_families(patch, rng):
 class NSSLayout:
     """Which residual channel holds what (computed from the width and the families)."""
 
-    def __init__(self, width, families):
+    def __init__(self, width, families, spread=False):
         self.families = list(families)
+        self.spread = bool(spread)
+        self.front_layers = 3 if spread else 2  # the fixed blocks (frozen_front.py caches their CLS token)
         self.rows = [(name, colour, k) for name in families for colour, k in families[name]]
         self.const = 0
         self.raw = list(range(1, 1 + len(self.rows)))
@@ -118,13 +135,33 @@ class NSSLayout:
         self.log = {f: start + i for i, f in enumerate(self.energy_families)}
         start += len(self.energy_families)
         self.log_balance = start
-        self.used = start + 1
+        start += 1
+        self.spread_features = []
+        if spread:
+            self.cls_indicator, self.cls_balance = start, start + 1
+            start += 2
+            self.patch_log = {f: start + i for i, f in enumerate(SPREAD_FAMILIES)}
+            start += len(SPREAD_FAMILIES)
+            self.patch_log_balance = start
+            start += 1
+            # Pooled across the window: (statistic, source) with source a spread family or "luminance".
+            self.spread_features = ([("mean", f) for f in SPREAD_FAMILIES] + [("max", f) for f in SPREAD_FAMILIES]
+                                    + [("min", f) for f in SPREAD_FAMILIES] + [("max", "luminance"), ("min", "luminance")])
+            self.spread_pooled = {key: start + i for i, key in enumerate(self.spread_features)}
+            start += len(self.spread_features)
+            self.spread_balance = start
+            start += 1
+        self.used = start
         if self.used > width:
             raise ValueError(f"the NSS layout needs a width >= {self.used}, got {width}")
 
     def features(self):
         """Channels the projection reads: the standardised log energies and the pooled colour means."""
-        return [self.log[f] for f in self.energy_families] + self.pooled_colour
+        return [self.log[f] for f in self.energy_families] + self.pooled_colour + [self.spread_pooled[k] for k in self.spread_features]
+
+    def feature_names(self):
+        """A name per `features()` channel."""
+        return self.energy_families + ["luminance", "rg", "yb"] + [f"{stat}_{source}" for stat, source in self.spread_features]
 
 
 def _zero_block(layer):
@@ -143,20 +180,30 @@ def _identity_layernorm(norm, width):
 
 
 @torch.no_grad()
-def nss_init_(model, seed=0, calibration_images=None):
+def nss_init_(model, seed=0, calibration_images=None, spread=False):
     """Write the natural-scene-statistics construction into `model.clip`'s vision tower (in place).
 
     `calibration_images`: (N, 3, S, S) CLIP-normalised windows to standardise the log energies on (pristine and
-    distorted training crops); without them the logs stay unstandardised. Returns the `NSSLayout`.
+    distorted training crops); without them the logs stay unstandardised. `spread`: also pool the per-patch
+    statistics across the window (soft maxima / minima, a third fixed block; see the module's docstring).
+    Returns the `NSSLayout` (its `front_layers`: how many leading blocks are the fixed front).
     """
     vision = model.clip.vision_model
     config = model.config.clip_config.vision_config
     width, patch = config.hidden_size, config.patch_size
     if config.num_hidden_layers < 2:
         raise ValueError("the NSS construction needs at least 2 vision layers")
+    heads = config.num_attention_heads
+    if spread:
+        needed_heads = 1 + 2 * len(SPREAD_FAMILIES) + 2
+        if config.num_hidden_layers < 4:
+            raise ValueError(f"spread=True needs at least 4 vision layers (3 fixed blocks and a head), got {config.num_hidden_layers}")
+        if heads < needed_heads or width // heads < len(SPREAD_FAMILIES):
+            raise ValueError(f"spread=True needs >= {needed_heads} vision attention heads of >= {len(SPREAD_FAMILIES)} "
+                             f"channels (one per pooled statistic), got {heads} of {width // heads}")
     rng = np.random.default_rng(seed)
     families = _filter_families(patch, rng)
-    layout = NSSLayout(width, families)
+    layout = NSSLayout(width, families, spread)
     std = np.asarray(OPENAI_CLIP_STD)
 
     # Patch embedding: conv on CLIP-normalised pixels x_c = (v_c - mean_c) / std_c, so v_c = std_c x_c + mean_c;
@@ -169,6 +216,10 @@ def nss_init_(model, seed=0, calibration_images=None):
     vision.embeddings.class_embedding.zero_()
     vision.embeddings.position_embedding.weight.zero_()
     vision.embeddings.position_embedding.weight[:, layout.const] = CONSTANT
+    if spread:
+        # The CLS token (no patch) marks itself, so that the pools across patches can leave it out.
+        vision.embeddings.class_embedding[layout.cls_indicator] = 1.0
+        vision.embeddings.class_embedding[layout.cls_balance] = -1.0
     _identity_layernorm(vision.pre_layrnorm, width)
     _identity_layernorm(vision.post_layernorm, width)
     for layer in vision.encoder.layers:
@@ -230,6 +281,19 @@ def nss_init_(model, seed=0, calibration_images=None):
             hidden += 1
         mlp.fc2.bias[layout.log[family]] = math.log(LOG_KNOTS[0])
         mlp.fc2.bias[layout.log_balance] -= math.log(LOG_KNOTS[0])
+    if spread:
+        # The same log of each patch's own energy (the energy channels still hold the token's value).
+        for family in SPREAD_FAMILIES:
+            for k, knot in enumerate(LOG_KNOTS):
+                s = 8.0 / knot
+                weight = slopes[k] - (slopes[k - 1] if k else 0.0)
+                mlp.fc1.weight[hidden, layout.energy[family]] = s
+                mlp.fc1.bias[hidden] = -s * knot
+                mlp.fc2.weight[layout.patch_log[family], hidden] = weight / s
+                mlp.fc2.weight[layout.patch_log_balance, hidden] = -weight / s
+                hidden += 1
+            mlp.fc2.bias[layout.patch_log[family]] = math.log(LOG_KNOTS[0])
+            mlp.fc2.bias[layout.patch_log_balance] -= math.log(LOG_KNOTS[0])
 
     if calibration_images is not None:
         logs = _cls_channels(model, calibration_images, [layout.log[f] for f in layout.energy_families])
@@ -244,15 +308,26 @@ def nss_init_(model, seed=0, calibration_images=None):
         mlp.fc2.weight[layout.log_balance] = -mlp.fc2.weight[rows].sum(dim=0)
         mlp.fc2.bias[layout.log_balance] = -mlp.fc2.bias[rows].sum()
 
+    if spread:
+        if calibration_images is not None:
+            _standardise_rows(mlp.fc2, layout, [layout.patch_log[f] for f in SPREAD_FAMILIES], layout.patch_log_balance,
+                              _token_channels(model, calibration_images, [layout.patch_log[f] for f in SPREAD_FAMILIES], 2, patches_only=True))
+        _spread_pooling(vision.encoder.layers[2].self_attn, layout, heads, width // heads, dc_row)
+        if calibration_images is not None:
+            channels = [layout.spread_pooled[k] for k in layout.spread_features]
+            _standardise_rows(vision.encoder.layers[2].self_attn.out_proj, layout, channels, layout.spread_balance,
+                              _token_channels(model, calibration_images, channels, 3))
+
     generator = torch.Generator().manual_seed(seed)
     features = layout.features()
-    # Block 3 (when there is one): a randomly initialised MLP head on the standardised features, writing into
-    # free channels, so that training can fit nonlinear combinations of them (its attention stays off).
+    # The block after the fixed front (block 3, or block 4 with spread; when there is one): a randomly initialised
+    # MLP head on the standardised features, writing into free channels, so that training can fit nonlinear
+    # combinations of them (its attention stays off).
     head_channels = []
-    if config.num_hidden_layers >= 3:
+    if config.num_hidden_layers > layout.front_layers:
         free = list(range(layout.used, width))
         head_channels = free[: min(len(free), 48)]
-        mlp3 = vision.encoder.layers[2].mlp
+        mlp3 = vision.encoder.layers[layout.front_layers].mlp
         hidden3 = min(mlp3.fc1.weight.shape[0], 256)
         mlp3.fc1.weight[:hidden3, features] = torch.randn(hidden3, len(features), generator=generator) / math.sqrt(len(features))
         mlp3.fc1.bias[:hidden3] = 0.5 * torch.randn(hidden3, generator=generator)
@@ -265,6 +340,63 @@ def nss_init_(model, seed=0, calibration_images=None):
     read = features + head_channels
     projection[:, read] = torch.randn(projection.shape[0], len(read), generator=generator) / math.sqrt(len(read))
     return layout
+
+
+def _spread_pooling(attention, layout, heads, head_dim, dc_row):
+    """Block 3's attention (spread=True): head 0 averages the patches' log energies; each further head is a soft
+    maximum or minimum of one per-patch value (logit = +-SPREAD_SHARPNESS x value). In every head the query's
+    second channel meets the CLS indicator at -CLS_EXCLUSION, so only patches are pooled."""
+    # CLIP's attention scales q.k by head_dim ** -0.5; the query reads the constant channel (~CONSTANT after the
+    # near-identity LayerNorm).
+    unit = math.sqrt(head_dim) / CONSTANT
+    sources = {f: (layout.patch_log[f], 1.0) for f in SPREAD_FAMILIES}
+    sources["luminance"] = (dc_row, SPREAD_LUMINANCE_GAIN)
+
+    def exclude_cls(head):
+        attention.q_proj.weight[head * head_dim + 1, layout.const] = unit
+        attention.k_proj.weight[head * head_dim + 1, layout.cls_indicator] = -CLS_EXCLUSION
+
+    def write(head, slot, source, gain, target):
+        attention.v_proj.weight[head * head_dim + slot, source] = gain
+        attention.out_proj.weight[target, head * head_dim + slot] = 1.0
+        attention.out_proj.weight[layout.spread_balance, head * head_dim + slot] = -1.0
+
+    exclude_cls(0)
+    for slot, family in enumerate(SPREAD_FAMILIES):
+        write(0, slot, layout.patch_log[family], 1.0, layout.spread_pooled[("mean", family)])
+    head = 1
+    for statistic, source_name in layout.spread_features:
+        if statistic == "mean":
+            continue
+        source, gain = sources[source_name]
+        sign = 1.0 if statistic == "max" else -1.0
+        attention.q_proj.weight[head * head_dim, layout.const] = sign * SPREAD_SHARPNESS * unit
+        attention.k_proj.weight[head * head_dim, source] = gain
+        exclude_cls(head)
+        write(head, 0, source, gain, layout.spread_pooled[(statistic, source_name)])
+        head += 1
+
+
+def _standardise_rows(linear, layout, rows, balance, values):
+    """Make the output rows `rows` of `linear` (a Linear writing those channels) zero-mean, unit-spread on
+    `values` (N, len(rows)), and rewrite the balance row so the channels still sum to zero."""
+    mean, sd = values.mean(dim=0), values.std(dim=0).clamp_min(0.25)
+    for i, row in enumerate(rows):
+        linear.weight[row] /= sd[i]
+        linear.bias[row] = (linear.bias[row] - mean[i]) / sd[i]
+    linear.weight[balance] = -linear.weight[rows].sum(dim=0)
+    linear.bias[balance] = -linear.bias[rows].sum()
+    return mean, sd
+
+
+@torch.no_grad()
+def _token_channels(model, pixel_values, channels, after_layers, patches_only=False):
+    """`channels` of the tokens after the first `after_layers` blocks: the CLS token's (N, C), or every patch
+    token's (N * patches, C)."""
+    hidden = model.clip.vision_model(pixel_values=pixel_values, output_hidden_states=True).hidden_states[after_layers]
+    if patches_only:
+        return hidden[:, 1:, channels].reshape(-1, len(channels)).float()
+    return hidden[:, 0, channels].float()
 
 
 @torch.no_grad()

@@ -360,6 +360,27 @@ def test_the_ladder_recipe_trains_only_the_readout_and_resumes_exactly(corpus, t
         assert ours["loss"] == pytest.approx(theirs["loss"], abs=1e-6)
 
 
+def test_the_spread_start_trains_from_its_three_block_cached_front(corpus, tmp_path):
+    """--vision_init nss_spread --geometry demo-spread: the fixed front is three blocks (the third pools across the
+    window); they stay as built, the fourth block's MLP, the projection and the text tower train."""
+    import re
+
+    from modeling_liqe.frozen_front import front_freeze_patterns
+
+    run = tmp_path / "run"
+    overrides = dict(geometry="demo-spread", vision_init="nss_spread", num_train_epochs=1, steps_per_epoch=3)
+    assert main(ladder_args(corpus, run, **overrides))["completed_steps"] == 3
+    final, start = _weights(run / "final_model"), _weights(_fresh_start(corpus, tmp_path / "start", **overrides))
+    patterns = [re.compile(p) for p in front_freeze_patterns(3)]
+    front = {k for k in final if any(p.search(k) for p in patterns)}
+    assert any(k.startswith("clip.vision_model.encoder.layers.2.self_attn") for k in front)
+    assert all(torch.equal(final[k], start[k]) for k in front)
+    moved = {k for k in final if not torch.equal(final[k], start[k])}
+    assert moved and not moved & front
+    assert any(k.startswith("clip.vision_model.encoder.layers.3.mlp") for k in moved)
+    assert "clip.visual_projection.weight" in moved
+
+
 @pytest.mark.slow
 def test_ema_weights_are_the_average_of_the_steps_evaluated_kept_and_resumed(corpus, tmp_path):
     """--ema_decay: final_model is the bias-corrected EMA of the raw weights of every step (read back from the
@@ -421,11 +442,11 @@ def test_ema_weights_are_the_average_of_the_steps_evaluated_kept_and_resumed(cor
                          num_train_epochs=3))
 
 
-def _fresh_start(corpus, folder):
+def _fresh_start(corpus, folder, **overrides):
     """The run's starting weights: the same arguments, no step (the NSS start and its random readout)."""
     from modeling_liqe.model_folder import save_model_folder
 
-    model_args, _, training_args = parse_arguments(ladder_args(corpus, folder))
+    model_args, _, training_args = parse_arguments(ladder_args(corpus, folder, **overrides))
     model, processor, _ = train_accelerate.build_model(model_args, training_args.seed)
     save_model_folder(folder, model.eval(), processor)
     return folder
@@ -438,7 +459,10 @@ def _fresh_start(corpus, folder):
         (dict(vision_init="random", freeze=""), "cannot train from a cached front: .*embeddings trains"),
         (dict(freeze="nss_front clip\\.nothing"), r"--freeze: no parameter matches \['clip\\\\.nothing'\]"),
         (dict(freeze="nss_front ("), "--freeze: '\\(' is not a regular expression"),
-        (dict(vision_init="dct"), "--vision_init must be 'random' or 'nss'"),
+        (dict(vision_init="dct"), "--vision_init must be 'random', 'nss' or 'nss_spread'"),
+        # the spread start needs its own geometry (a 4th block and 11 pooling heads); the demo one has neither
+        (dict(vision_init="nss_spread"), "--vision_init nss_spread: spread=True needs at least 4 vision layers"),
+        (dict(vision_init="nss_spread", geometry="demo", vision_layers=4), "--vision_init nss_spread: spread=True needs >= 11 vision attention heads"),
         (dict(train_source="folder", cache_frozen_front="false"), "--train_source must be 'corpora' or 'ladders'"),
         (dict(selection_metric="plcc"), "--selection_metric must be one of"),
         (dict(ema_decay=1.0), r"--ema_decay must be in \(0, 1\)"),

@@ -63,3 +63,13 @@ def test_the_demo_geometry_is_the_shipped_checkpoints_backbone():
             assert shipped[tower][key] == getattr(ours, key), (tower, key)
     assert shipped["vision_config"]["patch_size"] == built.vision_config.patch_size == 32
     assert shipped["projection_dim"] == built.projection_dim
+
+
+def test_demo_spread_has_the_heads_it_names_and_a_wrong_count_is_refused():
+    built = clip_config_for_geometry("demo-spread")
+    assert (built.vision_config.hidden_size, built.vision_config.num_attention_heads, built.vision_config.num_hidden_layers) == (224, 14, 4)
+    # the other geometries keep OpenAI's width / 64
+    assert clip_config_for_geometry("demo").vision_config.num_attention_heads == 3
+    assert clip_config_for_geometry("demo", vision_heads=6).vision_config.num_attention_heads == 6
+    with pytest.raises(ValueError, match="vision width 224 must be a multiple of the heads 5"):
+        clip_config_for_geometry("demo-spread", vision_heads=5)

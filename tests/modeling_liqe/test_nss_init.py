@@ -74,3 +74,85 @@ def test_too_narrow_or_too_shallow_is_refused():
         nss_init_(_model(width=64))
     with pytest.raises(ValueError, match="2 vision layers"):
         nss_init_(_model(layers=1))
+
+
+# -- spread=True: a third fixed block pools per-patch statistics across the window ------------------------------------
+def _spread_model(width=224, heads=14, layers=4, image=96):
+    geometry = {"embed": 16, "vision_width": width, "vision_layers": layers, "patch": 32, "image": image,
+                "text_width": 64, "text_layers": 1, "context": 77, "vocab": 49408}
+    state = _shape_only_state_dict(geometry)
+    config = LIQEConfig(clip_config=clip_config_from_openai_state_dict(state, vision_heads=heads), variant="quality_distortion", patch_size=image)
+    torch.manual_seed(0)
+    return LIQEModel(config).eval()
+
+
+def _half_flat(size, seed=0):
+    """Fine texture on the left half, a flat grey right half (like foliage beside sky)."""
+    rng = np.random.default_rng(seed)
+    image = np.full((size, size, 3), 128.0)
+    image[:, : size // 2] += rng.normal(0, 25, (size, size // 2, 1))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_spread_pools_patches_only_as_soft_extremes_and_mean():
+    model = _spread_model()
+    layout = nss_init_(model, seed=0, spread=True)  # unstandardised: the raw logs, comparable across statistics
+    assert layout.front_layers == 3
+    names = layout.feature_names()
+
+    def feature(images, name):
+        return nss_features(model, _normalise(images), layout)[:, names.index(name)].numpy()
+
+    # A uniform window: every patch alike, so the soft maximum, minimum and mean agree -- which they would not if
+    # the CLS token (no patch: zero energy, mid-grey luminance) were pooled too.
+    for level in (40, 230):
+        flat = [np.full((96, 96, 3), level, np.uint8)]
+        assert feature(flat, "max_luminance") == pytest.approx(feature(flat, "min_luminance"), abs=1e-3)
+        for family in ("laplacian", "box2"):
+            values = [feature(flat, f"{stat}_{family}") for stat in ("max", "mean", "min")]
+            assert np.ptp(values) < 1e-3
+    # Half textured, half flat: the soft maximum sits above the mean, the soft minimum below it.
+    mixed = [_half_flat(96)]
+    for family in ("laplacian", "box2", "box4"):
+        top, mean, bottom = (feature(mixed, f"{stat}_{family}")[0] for stat in ("max", "mean", "min"))
+        assert top > mean + 0.5 and mean > bottom + 0.5, family
+    # Noise lifts the quietest patches; texture alone does not: the same photo's soft minimum rises with noise.
+    rng = np.random.default_rng(1)
+    noisy = [np.clip(mixed[0] + rng.normal(0, s, mixed[0].shape), 0, 255).astype(np.uint8) for s in (0, 3, 10)]
+    assert np.all(np.diff(feature(noisy, "min_laplacian")) > 0.5)
+    # A pasted saturated block in a grey window lifts the loudest chroma patch far more than the mean.
+    grey = np.full((96, 96, 3), 128, np.uint8)
+    blocked = grey.copy()
+    blocked[40:60, 40:60] = (220, 30, 30)
+    gain_max = feature([blocked], "max_chroma_diff")[0] - feature([grey], "max_chroma_diff")[0]
+    gain_mean = feature([blocked], "mean_chroma_diff")[0] - feature([grey], "mean_chroma_diff")[0]
+    assert gain_max > gain_mean + 1.0
+
+
+def test_spread_standardises_on_calibration_and_keeps_the_cached_front_exact():
+    from modeling_liqe.frozen_front import FrontCachedLIQE, check_front_cache_exact
+
+    model = _spread_model()
+    calibration = _normalise([_photo(96, seed) for seed in range(3)] + [_half_flat(96, seed) for seed in range(3)])
+    layout = nss_init_(model, seed=0, calibration_images=calibration, spread=True)
+    features = nss_features(model, calibration, layout).numpy()
+    spread = [layout.feature_names().index(f"{stat}_{source}") for stat, source in layout.spread_features]
+    # standardised on the calibration windows (the spread floor 0.25 only binds for a near-constant feature)
+    assert np.abs(features[:, spread].mean(axis=0)).max() < 1e-3
+    model.set_prompt_tokens(torch.full((model.config.num_prompts, 4), 49407))
+    model.requires_grad_(False)
+    for p in model.clip.vision_model.encoder.layers[3].mlp.parameters():
+        p.requires_grad_(True)
+    assert check_front_cache_exact(model, calibration, front_layers=layout.front_layers) <= 1e-6
+    # a two-block cache would skip the pooling block: refused, naming it
+    with pytest.raises(ValueError, match=r"layers\.2\.self_attn is not zero"):
+        FrontCachedLIQE(model, front_layers=2)
+
+
+def test_spread_needs_a_fourth_block_and_enough_heads():
+    with pytest.raises(ValueError, match="at least 4 vision layers"):
+        nss_init_(_spread_model(layers=3), spread=True)
+    with pytest.raises(ValueError, match=">= 11 vision attention heads"):
+        nss_init_(_spread_model(heads=7), spread=True)
+    with pytest.raises(ValueError, match="width >= 187"):
+        nss_init_(_spread_model(width=176, heads=16), spread=True)

@@ -48,9 +48,8 @@ GEOMETRIES = {
         "context": 77,
         "vocab": 49408,
     },
-    # The demo checkpoint's backbone (checkpoints/liqe-tiny-synthetic, configs/synthetic_demo.yaml): wide enough
-    # for the natural-scene-statistics start (modeling_liqe/nss_init.py: 2 fixed blocks + a trained MLP block),
-    # with a 1-layer, 32-wide text tower so the folder stays under 25 MB (~5.6 M parameters).
+    # The plain natural-scene-statistics start's backbone (modeling_liqe/nss_init.py: 2 fixed blocks + a trained
+    # MLP block; the demo checkpoint's before session 16), with a 1-layer, 32-wide text tower (~3.5 M parameters).
     "demo": {
         "embed": 64,
         "vision_width": 192,
@@ -62,9 +61,10 @@ GEOMETRIES = {
         "context": 77,
         "vocab": 49408,
     },
-    # The demo backbone for the NSS start with pooling across the window (nss_init_(spread=True): 3 fixed blocks,
-    # one of them with 11 pooling heads, + a trained MLP block): 14 heads of 16 channels (not width / 64), ~4.7 M
-    # parameters, so the folder stays under 25 MB.
+    # The demo checkpoint's backbone (checkpoints/liqe-tiny-synthetic, configs/synthetic_demo.yaml): the NSS start
+    # with pooling across the window (nss_init_(spread=True): 3 fixed blocks, one of them with 11 pooling heads, +
+    # a trained MLP block): 14 heads of 16 channels (not width / 64), ~4.7 M parameters, so the folder stays under
+    # 25 MB.
     "demo-spread": {
         "embed": 64,
         "vision_width": 224,

@@ -51,13 +51,13 @@ def test_the_cli_offers_every_named_geometry():
     assert sorted(GEOMETRY_NAMES) == sorted(GEOMETRIES)
 
 
-def test_the_demo_geometry_is_the_shipped_checkpoints_backbone():
+def test_the_demo_spread_geometry_is_the_shipped_checkpoints_backbone():
     import json
 
     from tests.conftest import REPO_ROOT
 
     shipped = json.loads((REPO_ROOT / "checkpoints" / "liqe-tiny-synthetic" / "config.json").read_text())["clip_config"]
-    built = clip_config_for_geometry("demo")
+    built = clip_config_for_geometry("demo-spread")
     for tower, ours in (("vision_config", built.vision_config), ("text_config", built.text_config)):
         for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"):
             assert shipped[tower][key] == getattr(ours, key), (tower, key)

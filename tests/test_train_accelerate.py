@@ -56,9 +56,10 @@ def test_default_config_is_the_synthetic_demo_and_the_cli_overrides_it():
     assert model_args.geometry == demo["geometry"] and model_args.model_name_or_path is None
     assert data_args.dataset_names == demo["dataset_names"] and data_args.train_source == demo["train_source"]
     assert training_args.learning_rate == demo["learning_rate"] and training_args.num_train_epochs == demo["num_train_epochs"]
-    # the demo recipe (issue 11): NSS start with its front fixed, ladders on the fly, trained from the cached front
-    assert (model_args.vision_init, model_args.freeze, data_args.train_source, data_args.cache_frozen_front) == (
-        "nss", ["nss_front"], "ladders", True)
+    # the demo recipe (issue 11): NSS start pooling across the window, its front fixed, ladders on the fly, trained
+    # from the cached front
+    assert (model_args.geometry, model_args.vision_init, model_args.freeze, data_args.train_source, data_args.cache_frozen_front) == (
+        "demo-spread", "nss_spread", ["nss_front"], "ladders", True)
 
     model_args, data_args, training_args = parse_arguments(
         ["--learning_rate", "0.01", "--train_batch_sizes", "4", "16", "--dataset_names", "a", "b", "--learnable_logit_scale"])

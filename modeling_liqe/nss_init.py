@@ -268,32 +268,13 @@ def nss_init_(model, seed=0, calibration_images=None, spread=False):
 
     # Block 2 MLP: piecewise-linear log of every pooled energy (relu ~ quick_gelu(s z) / s with s = 8 / knot).
     mlp = vision.encoder.layers[1].mlp
-    slopes = [math.log(2.0) / t for t in LOG_KNOTS]
     hidden = 0
     for family in layout.energy_families:
-        for k, knot in enumerate(LOG_KNOTS):
-            s = 8.0 / knot
-            weight = slopes[k] - (slopes[k - 1] if k else 0.0)
-            mlp.fc1.weight[hidden, layout.pooled[family]] = s
-            mlp.fc1.bias[hidden] = -s * knot
-            mlp.fc2.weight[layout.log[family], hidden] = weight / s
-            mlp.fc2.weight[layout.log_balance, hidden] = -weight / s
-            hidden += 1
-        mlp.fc2.bias[layout.log[family]] = math.log(LOG_KNOTS[0])
-        mlp.fc2.bias[layout.log_balance] -= math.log(LOG_KNOTS[0])
+        hidden = _write_log(mlp, hidden, layout.pooled[family], layout.log[family], layout.log_balance)
     if spread:
         # The same log of each patch's own energy (the energy channels still hold the token's value).
         for family in SPREAD_FAMILIES:
-            for k, knot in enumerate(LOG_KNOTS):
-                s = 8.0 / knot
-                weight = slopes[k] - (slopes[k - 1] if k else 0.0)
-                mlp.fc1.weight[hidden, layout.energy[family]] = s
-                mlp.fc1.bias[hidden] = -s * knot
-                mlp.fc2.weight[layout.patch_log[family], hidden] = weight / s
-                mlp.fc2.weight[layout.patch_log_balance, hidden] = -weight / s
-                hidden += 1
-            mlp.fc2.bias[layout.patch_log[family]] = math.log(LOG_KNOTS[0])
-            mlp.fc2.bias[layout.patch_log_balance] -= math.log(LOG_KNOTS[0])
+            hidden = _write_log(mlp, hidden, layout.energy[family], layout.patch_log[family], layout.patch_log_balance)
 
     if calibration_images is not None:
         logs = _cls_channels(model, calibration_images, [layout.log[f] for f in layout.energy_families])
@@ -340,6 +321,23 @@ def nss_init_(model, seed=0, calibration_images=None, spread=False):
     read = features + head_channels
     projection[:, read] = torch.randn(projection.shape[0], len(read), generator=generator) / math.sqrt(len(read))
     return layout
+
+
+def _write_log(mlp, hidden, source, target, balance):
+    """MLP units from `hidden` on: channel `target` = piecewise-linear log of channel `source` (knots LOG_KNOTS; relu
+    ~ quick_gelu(s z) / s with s = 8 / knot), `balance` = minus it. Returns the next free hidden unit."""
+    slopes = [math.log(2.0) / t for t in LOG_KNOTS]
+    for k, knot in enumerate(LOG_KNOTS):
+        s = 8.0 / knot
+        weight = slopes[k] - (slopes[k - 1] if k else 0.0)
+        mlp.fc1.weight[hidden, source] = s
+        mlp.fc1.bias[hidden] = -s * knot
+        mlp.fc2.weight[target, hidden] = weight / s
+        mlp.fc2.weight[balance, hidden] = -weight / s
+        hidden += 1
+    mlp.fc2.bias[target] = math.log(LOG_KNOTS[0])
+    mlp.fc2.bias[balance] -= math.log(LOG_KNOTS[0])
+    return hidden
 
 
 def _spread_pooling(attention, layout, heads, head_dim, dc_row):

@@ -163,6 +163,13 @@ class DataArguments:
         metadata={"help": "ladders: scale each reference crop's linear light by exp(U(-a, a)) before its ladder is "
                           "made, so that the references span a range of exposures (0: none)."},
     )
+    validation_photos: List[str] = field(
+        default_factory=list,
+        metadata={"help": "Photos of datasets_scripts/ladders.py EXTRA_TRAINING_PHOTOS (motorcycle, moon, cell; or "
+                          "'extra' for all) made into one more validation split, corpus 'photos': every synthetic "
+                          "distortion at 5 levels, seeded as the synthetic corpus. Its metrics count in the selection "
+                          "beside the corpora's validation splits (the synthetic seed-0 split has one photo)."},
+    )
     cache_frozen_front: bool = field(
         default=False,
         metadata={"help": "ladders with the NSS start and freeze nss_front: the DataLoader worker runs the fixed front "
@@ -171,7 +178,7 @@ class DataArguments:
     )
 
 
-SELECTION_METRICS = ("srcc", "level_rank_srcc", "last")
+SELECTION_METRICS = ("srcc", "level_rank_srcc", "level_rank_srcc+distortion_accuracy", "last")
 
 
 @dataclass
@@ -202,6 +209,12 @@ class TrainingArguments:
     mixed_precision: Optional[str] = field(default=None, metadata={"help": "no, fp16, bf16 (default: accelerate's config)."})
     dwa_temperature: float = field(default=2.0, metadata={"help": "Dynamic Weight Average temperature T."})
     task_weighting: str = field(default="dwa", metadata={"help": "'dwa' (the paper) or 'fixed' (every task weight 1)."})
+    distortion_loss_weight: float = field(
+        default=1.0,
+        metadata={"help": "task_weighting fixed: the distortion task's weight (the others keep 1). The fidelity loss "
+                          "of an 11-way marginal is small beside the quality task's, so a weight above 1 trains the "
+                          "distortion readout harder (research/LOG.md, session 17)."},
+    )
     quality_ce_weight: float = field(
         default=0.0,
         metadata={"help": "Weight of an extra loss (not in the paper): cross-entropy of the quality marginal against "
@@ -216,7 +229,8 @@ class TrainingArguments:
         default="srcc",
         metadata={"help": "What best_model maximises, averaged over the corpora's validation splits: 'srcc' (whole-split "
                           "SRCC) or 'level_rank_srcc' (mean within-(reference, distortion type) SRCC of score vs "
-                          "level; corpora without levels have none) or 'last' (the final evaluation)."},
+                          "level; corpora without levels have none) or 'level_rank_srcc+distortion_accuracy' (their "
+                          "sum: ranking and the distortion class) or 'last' (the final evaluation)."},
     )
     ema_decay: Optional[float] = field(
         default=None,
@@ -568,6 +582,32 @@ def check_epoch_pairs(state, epoch):
         )
 
 
+VALIDATION_PHOTOS_CORPUS = "photos"
+
+
+def validation_photos_corpus(data_args):
+    """The corpus 'photos': one validation split of synthetic distortions of the named extra photos."""
+    from datasets_scripts.ladders import EXTRA_TRAINING_PHOTOS, load_photos
+    from datasets_scripts.synthetic import synthetic_split_from_photos
+    from modeling_liqe.train_data import Corpus
+
+    names = list(EXTRA_TRAINING_PHOTOS) if list(data_args.validation_photos) == ["extra"] else list(data_args.validation_photos)
+    unknown = [name for name in names if name not in EXTRA_TRAINING_PHOTOS]
+    if unknown:
+        raise SystemExit(f"--validation_photos: {unknown} not among {sorted(EXTRA_TRAINING_PHOTOS)} (or 'extra' for all)")
+    if data_args.train_source == "ladders" and data_args.ladder_photos == "bundled+":
+        raise SystemExit("--validation_photos: --ladder_photos bundled+ trains on those photos; use --ladder_photos bundled")
+    photos = load_photos({name: EXTRA_TRAINING_PHOTOS[name] for name in names})
+    # The distortion types trained on (ladders) or the corpus's; all 25 when neither narrows them.
+    types = (data_args.ladder_distortions if data_args.train_source == "ladders" else data_args.synthetic_distortions) or None
+    split = synthetic_split_from_photos(photos, "validation", seed=data_args.synthetic_seed,
+                                        image_size=data_args.synthetic_image_size, distortions=types)
+    import datasets
+
+    return Corpus(name=VALIDATION_PHOTOS_CORPUS, source=f"datasets_scripts.ladders EXTRA_TRAINING_PHOTOS {names}",
+                  splits={"validation": split.cast_column("image", datasets.Image(decode=False))})  # as load_corpora
+
+
 def ensure_synthetic_corpus(data_args, accelerator):
     """Build the embedded synthetic corpus at `synthetic_dir` when a corpus names it and it is absent."""
     if not data_args.synthetic_dir:
@@ -593,6 +633,13 @@ def main(argv=None):
         raise SystemExit(f"--selection_metric must be one of {SELECTION_METRICS}, got {training_args.selection_metric!r}")
     if training_args.ema_decay is not None and not 0.0 < training_args.ema_decay < 1.0:
         raise SystemExit(f"--ema_decay must be in (0, 1) (or unset: no average), got {training_args.ema_decay}")
+    if training_args.task_weighting not in ("dwa", "fixed"):
+        raise SystemExit(f"--task_weighting must be 'dwa' or 'fixed', got {training_args.task_weighting!r}")
+    if training_args.distortion_loss_weight != 1.0 and training_args.task_weighting != "fixed":
+        raise SystemExit(f"--distortion_loss_weight {training_args.distortion_loss_weight} needs --task_weighting fixed "
+                         "(DWA sets every task's weight itself)")
+    if not (math.isfinite(training_args.distortion_loss_weight) and training_args.distortion_loss_weight >= 0):
+        raise SystemExit(f"--distortion_loss_weight must be a finite number >= 0, got {training_args.distortion_loss_weight}")
     output_dir = Path(training_args.output_dir)
     log_with = None if training_args.report_to in ("none", "", None) else (
         "all" if training_args.report_to == "all" else [t.strip() for t in training_args.report_to.split(",")])
@@ -673,6 +720,13 @@ def main(argv=None):
         """The LIQEModel being trained (unwrapped from DDP and from the cached-front wrapper)."""
         unwrapped = accelerator.unwrap_model(model)
         return unwrapped.model if data_args.cache_frozen_front else unwrapped
+    if data_args.validation_photos:
+        photos_corpus = validation_photos_corpus(data_args)
+        if photos_corpus.name in eval_loaders:
+            raise SystemExit(f"--validation_photos: a corpus is already named {photos_corpus.name!r}; rename it (--corpus_names)")
+        eval_loaders[photos_corpus.name] = {"validation": eval_dataloader(
+            photos_corpus, len(corpora), "validation", image_processor, data_args.eval_batch_size, data_args.dataloader_num_workers)}
+        logger.info(f"validation photos {data_args.validation_photos}: {len(photos_corpus.splits['validation'])} images")
     eval_loaders = {name: {split: accelerator.prepare(loader) for split, loader in splits.items()}
                     for name, splits in eval_loaders.items()}
 
@@ -713,6 +767,7 @@ def main(argv=None):
     # The ranking loss's groups: the corpora, or (ladders) one group per ladder, all counted as one "corpus".
     pair_names = corpus_names if ladders is None else [LADDER_CORPUS]
     state = TrainingState(pair_names, data_plan, num_tasks=len(tasks), temperature=training_args.dwa_temperature)
+    fixed_weights = [training_args.distortion_loss_weight if task == "distortion" else 1.0 for task, _ in tasks]
     accelerator.register_for_checkpointing(state)
 
     if training_args.resume_from_checkpoint:
@@ -782,7 +837,7 @@ def main(argv=None):
                         + (f"from corpus {', '.join(where)}" if where else "on another process")
                         + "; stopping before the optimizer step, no weights saved from it"
                     )
-                weights = state.dwa.weights() if training_args.task_weighting == "dwa" else [1.0] * len(tasks)
+                weights = state.dwa.weights() if training_args.task_weighting == "dwa" else fixed_weights
                 total = sum(w * loss for w, loss, p in zip(weights, losses, present) if p)
                 accelerator.backward(total)
                 if accelerator.sync_gradients and training_args.max_grad_norm:
@@ -844,7 +899,8 @@ def main(argv=None):
             last_results = results
             mean_srcc = mean_over_corpora(results, "validation", "srcc")
             selected = (float(state.completed_steps) if training_args.selection_metric == "last"
-                        else mean_over_corpora(results, "validation", training_args.selection_metric))
+                        else sum(mean_over_corpora(results, "validation", key)
+                                 for key in training_args.selection_metric.split("+")))
             if accelerator.is_main_process:
                 with open(eval_log, "a", encoding="utf-8") as f:
                     f.write(json.dumps({"step": state.completed_steps, "epoch": epoch,

@@ -584,6 +584,23 @@ def _make_dataset(rows, split, fingerprint_seed):
     return datasets.Dataset(table.data, info=table.info, split=table.split, fingerprint=fingerprint)
 
 
+def synthetic_split_from_photos(photos, split="validation", seed=0, image_size=DEFAULT_IMAGE_SIZE, distortions=None):
+    """One split of synthetic-corpus rows (every distortion type at levels 1..5, seeded as the corpus is) made from
+    other photos: `photos` as `datasets_scripts.ladders.load_photos` gives them ({name, image (H, W, 3) uint8}).
+
+    The training script evaluates such a split beside the corpus's own (`--validation_photos`): a validation
+    set of several photos, where the corpus's seed-0 split holds one.
+    """
+    _check_jpeg2000()
+    chosen = DISTORTIONS if distortions is None else [DISTORTIONS_BY_ID[int(t)] for t in distortions]
+    squared = [{**photo, "image": np.asarray(_square(Image.fromarray(np.asarray(photo["image"])), image_size)),
+                "scenes": list(photo.get("scenes", []))} for photo in photos]
+    rows = [row for photo in squared for row in _rows_for_reference(photo, chosen, _selected_levels(5), seed)]
+    fingerprint_seed = json.dumps([CORPUS_NAME, "photos", seed, image_size, [d.type_id for d in chosen],
+                                   [hashlib.sha256(p["image"].tobytes()).hexdigest() for p in squared]])
+    return _make_dataset(rows, split, fingerprint_seed)
+
+
 def _check_jpeg2000():
     from PIL import features
 

@@ -309,8 +309,9 @@ def ladder_args(corpus, output_dir, **overrides):
                   learnable_logit_scale="true", logit_scale_init=math.log(10), max_logit_scale=9.0,
                   learning_rate=0.05, lr_scheduler_type="cosine", torch_threads=1, eval_splits="validation")
     values.update(overrides)
-    argv = tiny_args(corpus, output_dir, **{k: v for k, v in values.items() if k not in ("freeze", "ladder_distortions")})
-    for key in ("freeze", "ladder_distortions"):
+    listed = ("freeze", "ladder_distortions", "validation_photos")  # list arguments: one word each
+    argv = tiny_args(corpus, output_dir, **{k: v for k, v in values.items() if k not in listed})
+    for key in listed:
         if values.get(key):
             argv += [f"--{key}", *str(values[key]).split(" ")]
     return argv
@@ -453,9 +454,43 @@ def _fresh_start(corpus, folder, **overrides):
     return folder
 
 
+def test_the_distortion_loss_weight_scales_that_task_in_the_step(corpus, tmp_path):
+    plain = main(ladder_args(corpus, tmp_path / "plain", max_train_steps=2))
+    weighted = main(ladder_args(corpus, tmp_path / "weighted", max_train_steps=2, distortion_loss_weight=3.0))
+    assert plain["completed_steps"] == weighted["completed_steps"] == 2
+    log_plain, log_weighted = _log(tmp_path / "plain" / "train_log.jsonl"), _log(tmp_path / "weighted" / "train_log.jsonl")
+    assert [r["dwa_weights"] for r in log_weighted] == [[1.0, 3.0]] * 2 and log_plain[0]["dwa_weights"] == [1.0, 1.0]
+    first = log_weighted[0]
+    assert first["loss"] == pytest.approx(first["loss_quality"] + 3.0 * first["loss_distortion"])
+    # the same seed and batches: step 1's losses agree, and the heavier distortion task moves the weights otherwise
+    assert first["loss_distortion"] == pytest.approx(log_plain[0]["loss_distortion"], abs=1e-6)
+    a, b = _weights(tmp_path / "plain" / "final_model"), _weights(tmp_path / "weighted" / "final_model")
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_validation_photos_are_evaluated_and_count_in_the_selection(corpus, tmp_path):
+    from modeling_liqe.evaluation import mean_over_corpora
+
+    out = tmp_path / "run"
+    result = main(ladder_args(corpus, out, max_train_steps=2, validation_photos="cell moon",
+                              selection_metric="level_rank_srcc+distortion_accuracy"))
+    evaluation = _log(out / "eval_results.jsonl")[-1]["results"]
+    photos = evaluation["photos"]["validation"]
+    # 2 photos x the one trained distortion type (ladder_distortions 1) x 5 levels, ranked within each photo
+    assert photos["num_images"] == 10 and math.isfinite(photos["level_rank_srcc"])
+    assert 0.0 <= photos["distortion_accuracy"] <= 1.0
+    expected = (mean_over_corpora(evaluation, "validation", "level_rank_srcc")
+                + mean_over_corpora(evaluation, "validation", "distortion_accuracy"))
+    assert result["best_metric"] == pytest.approx(expected)
+    # the corpus's own validation split counts too: the mean is not the photos' alone
+    assert set(evaluation) == {"synthetic", "photos"} and "validation" in evaluation["synthetic"]
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
+        (dict(validation_photos="lena"), r"--validation_photos: \['lena'\] not among \['cell', 'moon', 'motorcycle'\]"),
+        (dict(validation_photos="extra", ladder_photos="bundled+"), "--ladder_photos bundled\\+ trains on those photos"),
         (dict(train_source="corpora"), "--cache_frozen_front needs --train_source ladders"),
         (dict(vision_init="random", freeze=""), "cannot train from a cached front: .*embeddings trains"),
         (dict(freeze="nss_front clip\\.nothing"), r"--freeze: no parameter matches \['clip\\\\.nothing'\]"),
@@ -468,6 +503,10 @@ def _fresh_start(corpus, folder, **overrides):
         (dict(selection_metric="plcc"), "--selection_metric must be one of"),
         (dict(ema_decay=1.0), r"--ema_decay must be in \(0, 1\)"),
         (dict(ema_decay=0.0), r"--ema_decay must be in \(0, 1\)"),
+        (dict(task_weighting="uniform"), "--task_weighting must be 'dwa' or 'fixed', got 'uniform'"),
+        (dict(task_weighting="dwa", distortion_loss_weight=3.0), "--distortion_loss_weight 3.0 needs --task_weighting fixed"),
+        (dict(distortion_loss_weight=-1.0), "--distortion_loss_weight must be a finite number >= 0, got -1.0"),
+        (dict(distortion_loss_weight="nan"), "--distortion_loss_weight must be a finite number >= 0, got nan"),
     ],
 )
 def test_ladder_recipe_misconfigurations_stop_with_the_reason(corpus, tmp_path, overrides, message):

@@ -216,6 +216,10 @@ did not move off chance in the minutes this machine gives (`research/LOG.md`, ro
   (research/LOG.md, session 16): the figures above are a favourable draw of the recipe, not its guaranteed result.
 - Longer training fits the training references: in the table above the held-out level ranking falls after its
   peak while the accuracy keeps rising; the validation photo ranks levels best early and selects accordingly.
+- Accuracy: at the kept step the readout classifies its own training references no better (0.456) than the held-out
+  ones. Four fresh ladders a step (`--new_ladders_per_step 4 --validation_photos extra --selection_metric
+  level_rank_srcc+distortion_accuracy`) reach accuracy 0.58-0.61 with level SRCC 0.87-0.93 (seeds 0-2), but their
+  unseen figure falls to 0.74-0.78 (china's under-exposure inverted): not shipped (research/LOG.md, session 17).
 - The kept evaluation was chosen on the validation photo alone ({kept_rule}); the figures above are on other
   photos. But the recipe's settings (the dead-leaves count, the budget, the selection rule) were chosen from runs
   whose test-photo figures were in view, so the figures are slightly optimistic.

@@ -163,6 +163,12 @@ class DataArguments:
         metadata={"help": "ladders: scale each reference crop's linear light by exp(U(-a, a)) before its ladder is "
                           "made, so that the references span a range of exposures (0: none)."},
     )
+    ladder_tint_grey: float = field(
+        default=0.0,
+        metadata={"help": "ladders: colour a grey photo's crop with this probability by a random two-colour ramp "
+                          "(its chroma then follows its luminance, as in foliage), so that fine colour texture in a "
+                          "pristine photo is not learnt as a distortion (0: grey photos stay grey)."},
+    )
     validation_photos: List[str] = field(
         default_factory=list,
         metadata={"help": "Photos of datasets_scripts/ladders.py EXTRA_TRAINING_PHOTOS (motorcycle, moon, cell; or "
@@ -627,6 +633,18 @@ def ensure_synthetic_corpus(data_args, accelerator):
             )
 
 
+def check_ladder_augmentations(data_args):
+    """Stop before any work, naming the flag, when a ladder augmentation is out of range."""
+    from datasets_scripts.ladders import checked_exposure_jitter, checked_tint_grey
+
+    for flag, check, value in (("--ladder_exposure_jitter", checked_exposure_jitter, data_args.ladder_exposure_jitter),
+                               ("--ladder_tint_grey", checked_tint_grey, data_args.ladder_tint_grey)):
+        try:
+            check(value)
+        except ValueError as error:
+            raise SystemExit(f"{flag}: {error}") from None
+
+
 def main(argv=None):
     model_args, data_args, training_args = parse_arguments(argv)
     if training_args.selection_metric not in SELECTION_METRICS:
@@ -640,6 +658,7 @@ def main(argv=None):
                          "(DWA sets every task's weight itself)")
     if not (math.isfinite(training_args.distortion_loss_weight) and training_args.distortion_loss_weight >= 0):
         raise SystemExit(f"--distortion_loss_weight must be a finite number >= 0, got {training_args.distortion_loss_weight}")
+    check_ladder_augmentations(data_args)
     output_dir = Path(training_args.output_dir)
     log_with = None if training_args.report_to in ("none", "", None) else (
         "all" if training_args.report_to == "all" else [t.strip() for t in training_args.report_to.split(",")])
@@ -746,7 +765,7 @@ def main(argv=None):
             type_ids=data_args.ladder_distortions or None,
             front=FrozenFront(liqe_model(), front_layers(model_args)) if data_args.cache_frozen_front else None, photo_set=data_args.ladder_photos,
             dead_leaves=data_args.ladder_dead_leaves, exposure_jitter=data_args.ladder_exposure_jitter,
-            dead_leaves_texture=data_args.ladder_dead_leaves_texture,
+            dead_leaves_texture=data_args.ladder_dead_leaves_texture, tint_grey=data_args.ladder_tint_grey,
         )
         data_plan["ladders"] = [data_args.ladders_per_step, data_args.new_ladders_per_step, data_args.ladder_pool,
                                 list(data_args.ladder_distortions), data_args.cache_frozen_front, data_args.ladder_photos]
@@ -756,6 +775,8 @@ def main(argv=None):
             data_plan["ladders"].append(["dead_leaves_texture", data_args.ladder_dead_leaves_texture])
         if data_args.ladder_exposure_jitter:
             data_plan["ladders"].append(["exposure_jitter", data_args.ladder_exposure_jitter])
+        if data_args.ladder_tint_grey:
+            data_plan["ladders"].append(["tint_grey", data_args.ladder_tint_grey])
     elif data_args.train_source != "corpora":
         raise SystemExit(f"--train_source must be 'corpora' or 'ladders', got {data_args.train_source!r}")
     if ema is not None:

@@ -140,6 +140,26 @@ def scale_exposure(image, gain):
     return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
 
 
+def checked_tint_grey(value):
+    """`value` as a float when it is a valid `tint_grey` (a probability in [0, 1]), else ValueError."""
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"tint_grey must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+def duotone(image, rng):
+    """A grey uint8 `image` (H, W, 3) mapped through a random two-colour ramp: a dark colour for black, a light,
+    paler one of a nearby hue for white. Its chroma then varies with its luminance, as in foliage, earth or
+    stone, so that a grey texture photo stands for a colour one whose fine colour texture is not a distortion."""
+    import colorsys
+
+    hue, saturation = rng.uniform(0.0, 1.0), rng.uniform(0.2, 0.7)
+    dark = np.array(colorsys.hsv_to_rgb(hue, saturation, rng.uniform(0.0, 0.2)))
+    light = np.array(colorsys.hsv_to_rgb((hue + rng.uniform(-0.08, 0.08)) % 1.0, saturation * rng.uniform(0.3, 0.8), 1.0))
+    y = np.asarray(image, dtype=np.float32)[..., :1] / 255.0
+    return np.clip(np.rint(((1.0 - y) * dark + y * light) * 255.0), 0, 255).astype(np.uint8)
+
+
 class LadderSampler:
     """Draws ladders forever from `photos` (see module docstring).
 
@@ -154,10 +174,12 @@ class LadderSampler:
         exposure_jitter: a > 0 scales the crop's linear light by exp(U(-a, a)) before the ladder is made (its
             "pristine" image included): the references then span a range of exposures, so that a model cannot
             rank quality by mean brightness alone (one bright unseen photo read every darkening as better).
+        tint_grey: the probability that a grey photo's crop is coloured by a random `duotone` (it then counts as
+            a colour photo: colour-only distortions may be drawn for it); 0: grey photos stay grey.
     """
 
     def __init__(self, photos, crop_size=224, type_ids=None, levels=(1, 2, 3, 4, 5), seed=0, permute_channels=True,
-                 exposure_jitter=0.0):
+                 exposure_jitter=0.0, tint_grey=0.0):
         if not photos:
             raise ValueError("LadderSampler needs at least one photo")
         self.photos = [p for p in photos if min(p["image"].shape[:2]) >= crop_size]
@@ -171,9 +193,10 @@ class LadderSampler:
         self.levels = [int(level) for level in levels]
         self.permute_channels = permute_channels
         self.exposure_jitter = checked_exposure_jitter(exposure_jitter)
+        self.tint_grey = checked_tint_grey(tint_grey)
         self.rng = np.random.default_rng(seed)
 
-    def random_crop(self, photo):
+    def random_crop(self, photo, tint=False):
         image = photo["image"]
         h, w = image.shape[:2]
         side = int(self.rng.integers(self.crop_size, min(h, w) + 1))
@@ -187,16 +210,21 @@ class LadderSampler:
             crop = crop[:, ::-1]
         if self.permute_channels and not photo["grey"]:
             crop = crop[..., self.rng.permutation(3)]
+        if tint:
+            crop = duotone(crop, self.rng)
         if self.exposure_jitter:  # drawn only when asked: the stream without it is unchanged
             crop = scale_exposure(crop, float(np.exp(self.rng.uniform(-self.exposure_jitter, self.exposure_jitter))))
         return np.ascontiguousarray(crop)
 
     def sample(self, type_id=None):
         photo = self.photos[int(self.rng.integers(len(self.photos)))]
-        choices = [t for t in self.type_ids if not (photo["grey"] and t in COLOUR_ONLY_TYPE_IDS)] or self.type_ids
+        # Drawn only when asked: the stream without tinting is unchanged.
+        tint = bool(photo["grey"] and self.tint_grey and self.rng.random() < self.tint_grey)
+        grey = photo["grey"] and not tint
+        choices = [t for t in self.type_ids if not (grey and t in COLOUR_ONLY_TYPE_IDS)] or self.type_ids
         type_id = int(type_id if type_id is not None else choices[int(self.rng.integers(len(choices)))])
         distortion = DISTORTIONS_BY_ID[type_id]
-        crop = self.random_crop(photo)
+        crop = self.random_crop(photo, tint=tint)
         seed = int(self.rng.integers(2**31))
         images = [crop] + [distort(crop, distortion, level, seed=seed, reference_name=photo["name"]) for level in self.levels]
         mos = [PRISTINE_MOS] + [quality_target(distortion, level) for level in self.levels]
@@ -219,4 +247,4 @@ def photo_fingerprint(photos):
     return f"{crc:08x}"
 
 
-__all__ = ["Ladder", "LadderSampler", "TRAINING_PHOTOS", "EXTRA_TRAINING_PHOTOS", "UNSEEN_PHOTOS", "load_photos", "photo_fingerprint", "PRISTINE_MOS"]
+__all__ = ["Ladder", "LadderSampler", "duotone", "TRAINING_PHOTOS", "EXTRA_TRAINING_PHOTOS", "UNSEEN_PHOTOS", "load_photos", "photo_fingerprint", "PRISTINE_MOS"]

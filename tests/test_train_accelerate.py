@@ -442,6 +442,12 @@ def test_ema_weights_are_the_average_of_the_steps_evaluated_kept_and_resumed(cor
     with pytest.raises(SystemExit, match="decay 0.3, this run averages with decay 0.5"):
         main(ladder_args(corpus, resumed, ema_decay=0.5, resume_from_checkpoint=str(resumed / "checkpoint-3"),
                          num_train_epochs=3))
+    # ... as does another ladder stream (here grey photos tinted): the data plan records it
+    from modeling_liqe.train_state import ResumeError
+
+    with pytest.raises(ResumeError, match=r"another data plan.*\['tint_grey', 0.5\]"):
+        main(ladder_args(corpus, resumed, ema_decay=decay, ladder_tint_grey=0.5,
+                         resume_from_checkpoint=str(resumed / "checkpoint-3"), num_train_epochs=3))
 
 
 def _fresh_start(corpus, folder, **overrides):
@@ -507,6 +513,9 @@ def test_validation_photos_are_evaluated_and_count_in_the_selection(corpus, tmp_
         (dict(task_weighting="dwa", distortion_loss_weight=3.0), "--distortion_loss_weight 3.0 needs --task_weighting fixed"),
         (dict(distortion_loss_weight=-1.0), "--distortion_loss_weight must be a finite number >= 0, got -1.0"),
         (dict(distortion_loss_weight="nan"), "--distortion_loss_weight must be a finite number >= 0, got nan"),
+        (dict(ladder_tint_grey=1.5), r"--ladder_tint_grey: tint_grey must be a probability in \[0, 1\], got 1.5"),
+        (dict(ladder_tint_grey=-0.5), r"--ladder_tint_grey: tint_grey must be a probability in \[0, 1\], got -0.5"),
+        (dict(ladder_exposure_jitter=2.5), r"--ladder_exposure_jitter: exposure_jitter must be in \[0, 2\]"),
     ],
 )
 def test_ladder_recipe_misconfigurations_stop_with_the_reason(corpus, tmp_path, overrides, message):

@@ -7,6 +7,7 @@ from datasets_scripts.ladders import (
     TRAINING_PHOTOS,
     UNSEEN_PHOTOS,
     LadderSampler,
+    duotone,
     load_photos,
     scale_exposure,
 )
@@ -76,6 +77,55 @@ def test_exposure_jitter_scales_the_whole_ladder_reference_and_leaves_the_plain_
     assert min(gains) < 0.9 and max(gains) > 1.1  # both ways, within exp(+-0.5)
     with pytest.raises(ValueError, match="exposure_jitter"):
         LadderSampler(photos, crop_size=32, exposure_jitter=-0.1)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (33, 47), (96, 80)])
+def test_duotone_colours_a_grey_image_by_a_ramp_that_follows_its_luminance(size):
+    rng = np.random.default_rng(size[0])
+    grey = np.repeat(rng.integers(0, 256, (*size, 1), dtype=np.uint8), 3, axis=2)
+    grey[0, 0] = 0  # both ends of the ramp present
+    if grey.size > 3:
+        grey[-1, -1] = 255
+    for seed in range(5):
+        tinted = duotone(grey, np.random.default_rng(seed))
+        assert tinted.shape == grey.shape and tinted.dtype == np.uint8
+        y = grey[..., 0].astype(int).ravel()
+        order = np.argsort(y, kind="stable")
+        for channel in range(3):  # each channel a monotone ramp of the grey level: chroma follows luminance
+            values = tinted[..., channel].astype(int).ravel()[order]
+            steps = np.diff(values)
+            assert np.all(steps >= -1) or np.all(steps <= 1), (seed, channel)
+        if grey.size > 3:
+            assert (tinted[-1, -1].astype(int) - tinted[0, 0]).sum() > 3 * 100  # white end light, black end dark
+    # a real colour, not grey, and another colour for another draw
+    big = np.repeat(np.linspace(0, 255, 64 * 64).reshape(64, 64, 1).astype(np.uint8), 3, axis=2)
+    colours = [duotone(big, np.random.default_rng(seed)).reshape(-1, 3).mean(axis=0) for seed in range(6)]
+    assert max(np.ptp(c) for c in colours) > 10
+    assert len({tuple(np.round(c)) for c in colours}) == 6
+
+
+def test_tint_grey_colours_grey_crops_only_when_asked_and_allows_colour_distortions():
+    grey_photo, colour_photo = _photo("g", grey=True), _photo("c", seed=2)
+    for photos in ([grey_photo], [colour_photo, grey_photo]):
+        for seed in range(3):  # probability 0 is the plain stream, draw for draw
+            plain = LadderSampler(photos, crop_size=32, seed=seed).sample()
+            zero = LadderSampler(photos, crop_size=32, seed=seed, tint_grey=0.0).sample()
+            assert np.array_equal(plain.images, zero.images) and plain.type_id == zero.type_id
+    # A colour photo is never tinted: probability 1 changes nothing in its crops.
+    for seed in range(3):
+        plain = LadderSampler([colour_photo], crop_size=32, seed=seed).sample(type_id=10)
+        assert np.array_equal(LadderSampler([colour_photo], crop_size=32, seed=seed, tint_grey=1.0).sample(type_id=10).images,
+                              plain.images)
+    tinted = LadderSampler([grey_photo], crop_size=32, seed=4, tint_grey=1.0)
+    ladders = [tinted.sample() for _ in range(60)]
+    assert all(np.ptp(ladder.images[0].astype(int), axis=2).max() > 0 for ladder in ladders)  # coloured
+    assert {ladder.type_id for ladder in ladders} & set(COLOUR_ONLY_TYPE_IDS)  # now counts as a colour photo
+    half = LadderSampler([grey_photo], crop_size=32, seed=4, tint_grey=0.5)
+    coloured = [np.ptp(half.sample(type_id=1).images[0].astype(int), axis=2).max() > 0 for _ in range(60)]
+    assert 10 < sum(coloured) < 50
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=r"tint_grey must be a probability in \[0, 1\]"):
+            LadderSampler([grey_photo], crop_size=32, tint_grey=bad)
 
 
 def test_grey_photos_never_get_colour_only_distortions():

@@ -107,6 +107,8 @@ def test_with_a_front_the_batch_holds_its_output_computed_once_per_ladder():
         (dict(exposure_jitter=-0.5), r"exposure_jitter must be in \[0, 2\]"),
         (dict(exposure_jitter=3.0), r"exposure_jitter must be in \[0, 2\]"),
         (dict(dead_leaves_texture=2.0), r"dead_leaves_texture must be in \[0, 1\]"),
+        (dict(tint_grey=-0.2), r"tint_grey must be a probability in \[0, 1\]"),
+        (dict(tint_grey=1.01), r"tint_grey must be a probability in \[0, 1\]"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(overrides, message):
@@ -163,3 +165,33 @@ def test_exposure_jitter_reaches_every_ladder_and_is_seeded():
         a, b = plain[batch]["pixel_values"], jittered[batch]["pixel_values"]
         assert a.shape == b.shape
         assert all(not torch.equal(a[k], b[k]) for k in range(0, a.shape[0], 6))
+
+
+def test_tint_grey_reaches_the_ladders_of_grey_photos_and_is_seeded():
+    from datasets_scripts.ladders import TRAINING_PHOTOS, load_photos
+
+    grey = {p["name"] for p in load_photos(TRAINING_PHOTOS) if p["grey"]}
+    plain, tinted = _batches(seed=3, ladders_per_batch=8, pool=8), _batches(seed=3, ladders_per_batch=8, pool=8, tint_grey=1.0)
+    again = _batches(seed=3, ladders_per_batch=8, pool=8, tint_grey=1.0)
+    assert torch.equal(tinted[0]["pixel_values"], again[0]["pixel_values"])
+    from datasets_scripts.ladders import LadderSampler
+
+    references = [LadderSampler(plain._photos or load_photos(TRAINING_PHOTOS), crop_size=CROP, type_ids=[1, 10, 11],
+                                seed=[3, 0, i]).sample().reference for i in range(8)]
+    assert set(references) & grey and set(references) - grey  # both kinds in batch 0
+    a, b = plain[0]["pixel_values"], tinted[0]["pixel_values"]
+    for k, name in enumerate(references):
+        pristine_a, pristine_b = a[6 * k], b[6 * k]
+        if name in grey:  # grey before (equal channels after un-normalising), coloured now
+            assert not torch.equal(pristine_a, pristine_b)
+            assert _channel_spread(pristine_a) < 1e-3 < _channel_spread(pristine_b)
+        else:
+            assert torch.equal(pristine_a, pristine_b)
+
+
+def _channel_spread(window):
+    """The largest difference between the colour channels of a (..., 3, S, S) normalised window, in 0..1 pixels."""
+    mean = torch.tensor(OPENAI_CLIP_MEAN)[:, None, None]
+    std = torch.tensor(OPENAI_CLIP_STD)[:, None, None]
+    pixels = window * std + mean
+    return float((pixels.max(dim=-3).values - pixels.min(dim=-3).values).max())

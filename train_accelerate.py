@@ -169,6 +169,12 @@ class DataArguments:
                           "(its chroma then follows its luminance, as in foliage), so that fine colour texture in a "
                           "pristine photo is not learnt as a distortion (0: grey photos stay grey)."},
     )
+    ladder_linear_darken: float = field(
+        default=0.0,
+        metadata={"help": "ladders: make a Darken ladder with this probability as a camera under-exposes (linear "
+                          "light times a gain per level, highlights darkened too) instead of the corpus's gamma curve "
+                          "(0: always the gamma curve)."},
+    )
     validation_photos: List[str] = field(
         default_factory=list,
         metadata={"help": "Photos of datasets_scripts/ladders.py EXTRA_TRAINING_PHOTOS (motorcycle, moon, cell; or "
@@ -635,10 +641,11 @@ def ensure_synthetic_corpus(data_args, accelerator):
 
 def check_ladder_augmentations(data_args):
     """Stop before any work, naming the flag, when a ladder augmentation is out of range."""
-    from datasets_scripts.ladders import checked_exposure_jitter, checked_tint_grey
+    from datasets_scripts.ladders import checked_exposure_jitter, checked_linear_darken, checked_tint_grey
 
     for flag, check, value in (("--ladder_exposure_jitter", checked_exposure_jitter, data_args.ladder_exposure_jitter),
-                               ("--ladder_tint_grey", checked_tint_grey, data_args.ladder_tint_grey)):
+                               ("--ladder_tint_grey", checked_tint_grey, data_args.ladder_tint_grey),
+                               ("--ladder_linear_darken", checked_linear_darken, data_args.ladder_linear_darken)):
         try:
             check(value)
         except ValueError as error:
@@ -766,6 +773,7 @@ def main(argv=None):
             front=FrozenFront(liqe_model(), front_layers(model_args)) if data_args.cache_frozen_front else None, photo_set=data_args.ladder_photos,
             dead_leaves=data_args.ladder_dead_leaves, exposure_jitter=data_args.ladder_exposure_jitter,
             dead_leaves_texture=data_args.ladder_dead_leaves_texture, tint_grey=data_args.ladder_tint_grey,
+            linear_darken=data_args.ladder_linear_darken,
         )
         data_plan["ladders"] = [data_args.ladders_per_step, data_args.new_ladders_per_step, data_args.ladder_pool,
                                 list(data_args.ladder_distortions), data_args.cache_frozen_front, data_args.ladder_photos]
@@ -777,6 +785,8 @@ def main(argv=None):
             data_plan["ladders"].append(["exposure_jitter", data_args.ladder_exposure_jitter])
         if data_args.ladder_tint_grey:
             data_plan["ladders"].append(["tint_grey", data_args.ladder_tint_grey])
+        if data_args.ladder_linear_darken:
+            data_plan["ladders"].append(["linear_darken", data_args.ladder_linear_darken])
     elif data_args.train_source != "corpora":
         raise SystemExit(f"--train_source must be 'corpora' or 'ladders', got {data_args.train_source!r}")
     if ema is not None:

@@ -140,11 +140,27 @@ def scale_exposure(image, gain):
     return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
 
 
+DARKEN_TYPE_ID = 17
+# Linear-light gains of a camera's under-exposure, matched level for level to the corpus's "Darken" (x ** gamma,
+# gamma 1.2 .. 3.0) at mid-grey: 0.5 ** (gamma - 1) in sRGB value, that to the power 2.2 in linear light.
+LINEAR_DARKEN_GAINS = tuple(round((0.5 ** (g - 1.0)) ** 2.2, 3) for g in (1.2, 1.45, 1.8, 2.3, 3.0))
+
+
+def checked_probability(name, value):
+    """`value` as a float when it is a probability in [0, 1], else ValueError naming `name`."""
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
 def checked_tint_grey(value):
     """`value` as a float when it is a valid `tint_grey` (a probability in [0, 1]), else ValueError."""
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"tint_grey must be a probability in [0, 1], got {value!r}")
-    return float(value)
+    return checked_probability("tint_grey", value)
+
+
+def checked_linear_darken(value):
+    """`value` as a float when it is a valid `linear_darken` (a probability in [0, 1]), else ValueError."""
+    return checked_probability("linear_darken", value)
 
 
 def duotone(image, rng):
@@ -176,10 +192,13 @@ class LadderSampler:
             rank quality by mean brightness alone (one bright unseen photo read every darkening as better).
         tint_grey: the probability that a grey photo's crop is coloured by a random `duotone` (it then counts as
             a colour photo: colour-only distortions may be drawn for it); 0: grey photos stay grey.
+        linear_darken: the probability that a "Darken" ladder (type 17) is made as a camera under-exposes, its
+            linear light times `LINEAR_DARKEN_GAINS` (highlights darken too), instead of the corpus's gamma curve
+            (which keeps white white); the levels' quality targets are the same. 0: always the gamma curve.
     """
 
     def __init__(self, photos, crop_size=224, type_ids=None, levels=(1, 2, 3, 4, 5), seed=0, permute_channels=True,
-                 exposure_jitter=0.0, tint_grey=0.0):
+                 exposure_jitter=0.0, tint_grey=0.0, linear_darken=0.0):
         if not photos:
             raise ValueError("LadderSampler needs at least one photo")
         self.photos = [p for p in photos if min(p["image"].shape[:2]) >= crop_size]
@@ -194,6 +213,7 @@ class LadderSampler:
         self.permute_channels = permute_channels
         self.exposure_jitter = checked_exposure_jitter(exposure_jitter)
         self.tint_grey = checked_tint_grey(tint_grey)
+        self.linear_darken = checked_linear_darken(linear_darken)
         self.rng = np.random.default_rng(seed)
 
     def random_crop(self, photo, tint=False):
@@ -226,7 +246,11 @@ class LadderSampler:
         distortion = DISTORTIONS_BY_ID[type_id]
         crop = self.random_crop(photo, tint=tint)
         seed = int(self.rng.integers(2**31))
-        images = [crop] + [distort(crop, distortion, level, seed=seed, reference_name=photo["name"]) for level in self.levels]
+        # Drawn only when asked and only for Darken ladders: every other ladder is unchanged.
+        if type_id == DARKEN_TYPE_ID and self.linear_darken and self.rng.random() < self.linear_darken:
+            images = [crop] + [scale_exposure(crop, LINEAR_DARKEN_GAINS[level - 1]) for level in self.levels]
+        else:
+            images = [crop] + [distort(crop, distortion, level, seed=seed, reference_name=photo["name"]) for level in self.levels]
         mos = [PRISTINE_MOS] + [quality_target(distortion, level) for level in self.levels]
         class_id = DISTORTION_CLASSES.index(distortion.distortion_class)
         return Ladder(
@@ -247,4 +271,4 @@ def photo_fingerprint(photos):
     return f"{crc:08x}"
 
 
-__all__ = ["Ladder", "LadderSampler", "duotone", "TRAINING_PHOTOS", "EXTRA_TRAINING_PHOTOS", "UNSEEN_PHOTOS", "load_photos", "photo_fingerprint", "PRISTINE_MOS"]
+__all__ = ["Ladder", "LadderSampler", "duotone", "LINEAR_DARKEN_GAINS", "TRAINING_PHOTOS", "EXTRA_TRAINING_PHOTOS", "UNSEEN_PHOTOS", "load_photos", "photo_fingerprint", "PRISTINE_MOS"]

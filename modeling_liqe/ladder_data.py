@@ -67,13 +67,15 @@ class LadderBatches(torch.utils.data.Dataset):
         exposure_jitter: log-gain range of a random exposure of each reference crop (`LadderSampler`; 0: none).
         tint_grey: the probability that a grey photo's crop is coloured by a random two-colour ramp
             (`LadderSampler`; 0: grey photos stay grey).
+        linear_darken: the probability that a Darken ladder scales linear light instead of the gamma curve
+            (`LadderSampler`; 0: never).
         front: optional `frozen_front.FrozenFront`: the batch then holds its output per image (`front_states`,
             computed once per ladder and cached) instead of the windows (`pixel_values`).
     """
 
     def __init__(self, ladders_per_batch=16, new_per_batch=1, pool=256, seed=0, rank=0, crop_size=224,
                  image_mean=(0.5, 0.5, 0.5), image_std=(0.5, 0.5, 0.5), type_ids=None, photo_set="bundled", front=None, dead_leaves=0,
-                 exposure_jitter=0.0, dead_leaves_texture=0.0, tint_grey=0.0):
+                 exposure_jitter=0.0, dead_leaves_texture=0.0, tint_grey=0.0, linear_darken=0.0):
         if ladders_per_batch < 1:
             raise ValueError(f"ladders_per_batch must be >= 1, got {ladders_per_batch}")
         if not 1 <= new_per_batch <= ladders_per_batch:
@@ -86,11 +88,12 @@ class LadderBatches(torch.utils.data.Dataset):
         if int(dead_leaves) != dead_leaves or dead_leaves < 0:
             raise ValueError(f"dead_leaves must be a count >= 0, got {dead_leaves!r}")
         self.dead_leaves = int(dead_leaves)
-        from datasets_scripts.ladders import checked_exposure_jitter, checked_tint_grey
+        from datasets_scripts.ladders import checked_exposure_jitter, checked_linear_darken, checked_tint_grey
 
         # Checked here, not first in the DataLoader worker that builds the sampler.
         self.exposure_jitter = checked_exposure_jitter(exposure_jitter)
         self.tint_grey = checked_tint_grey(tint_grey)
+        self.linear_darken = checked_linear_darken(linear_darken)
         if not 0.0 <= float(dead_leaves_texture) <= 1.0:
             raise ValueError(f"dead_leaves_texture must be in [0, 1], got {dead_leaves_texture!r}")
         self.dead_leaves_texture = float(dead_leaves_texture)
@@ -131,7 +134,7 @@ class LadderBatches(torch.utils.data.Dataset):
             self._photos = _photos(self.photo_set, self.dead_leaves, self.dead_leaves_texture)
         sampler = LadderSampler(self._photos, crop_size=self.crop_size, type_ids=self.type_ids,
                                 seed=[self.seed, self.rank, int(ladder_id)], exposure_jitter=self.exposure_jitter,
-                                tint_grey=self.tint_grey)
+                                tint_grey=self.tint_grey, linear_darken=self.linear_darken)
         made = sampler.sample()
         self.generated += 1
         # Kept per ladder (small): the front's output on its windows, or the uint8 windows themselves.

@@ -6,6 +6,7 @@ from datasets_scripts.ladders import (
     PRISTINE_MOS,
     TRAINING_PHOTOS,
     UNSEEN_PHOTOS,
+    LINEAR_DARKEN_GAINS,
     LadderSampler,
     duotone,
     load_photos,
@@ -126,6 +127,39 @@ def test_tint_grey_colours_grey_crops_only_when_asked_and_allows_colour_distorti
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match=r"tint_grey must be a probability in \[0, 1\]"):
             LadderSampler([grey_photo], crop_size=32, tint_grey=bad)
+
+
+def test_linear_darken_scales_the_linear_light_of_darken_ladders_only():
+    photos = [_photo("a"), _photo("g", grey=True, seed=3)]
+    assert all(0 < b < a < 1 for a, b in zip(LINEAR_DARKEN_GAINS, LINEAR_DARKEN_GAINS[1:]))
+    assert LINEAR_DARKEN_GAINS[0] < 1
+    for seed in range(4):
+        gamma = LadderSampler(photos, crop_size=32, seed=seed).sample(type_id=17)
+        linear = LadderSampler(photos, crop_size=32, seed=seed, linear_darken=1.0).sample(type_id=17)
+        assert np.array_equal(gamma.images[0], linear.images[0])  # the same pristine crop
+        assert np.array_equal(gamma.mos, linear.mos) and np.array_equal(gamma.distortion_class, linear.distortion_class)
+        for level, gain in enumerate(LINEAR_DARKEN_GAINS, start=1):
+            assert np.array_equal(linear.images[level], scale_exposure(linear.images[0], gain))
+        # white stays white under the gamma curve, not under the camera's exposure
+        assert not np.array_equal(gamma.images[1:], linear.images[1:])
+    white = {"name": "w", "image": np.full((40, 40, 3), 255, np.uint8), "grey": False, "source": "t", "licence": "t"}
+    assert LadderSampler([white], crop_size=32, seed=0).sample(type_id=17).images[5].min() == 255
+    assert LadderSampler([white], crop_size=32, seed=0, linear_darken=1.0).sample(type_id=17).images[5].max() < 255 // 2
+    # other types, and probability 0, are the plain stream draw for draw
+    for seed in range(3):
+        for type_id in (None, 10):
+            plain = LadderSampler(photos, crop_size=32, seed=seed).sample(type_id=type_id)
+            other = LadderSampler(photos, crop_size=32, seed=seed, linear_darken=1.0 if type_id else 0.0).sample(type_id=type_id)
+            assert np.array_equal(plain.images, other.images) and plain.type_id == other.type_id
+    half = LadderSampler(photos, crop_size=32, seed=1, linear_darken=0.5)
+    made_linear = []
+    for _ in range(40):
+        ladder = half.sample(type_id=17)
+        made_linear.append(np.array_equal(ladder.images[5], scale_exposure(ladder.images[0], LINEAR_DARKEN_GAINS[4])))
+    assert 8 < sum(made_linear) < 32
+    for bad in (-1.0, 2.0):
+        with pytest.raises(ValueError, match=r"linear_darken must be a probability in \[0, 1\]"):
+            LadderSampler(photos, crop_size=32, linear_darken=bad)
 
 
 def test_grey_photos_never_get_colour_only_distortions():

@@ -109,6 +109,7 @@ def test_with_a_front_the_batch_holds_its_output_computed_once_per_ladder():
         (dict(dead_leaves_texture=2.0), r"dead_leaves_texture must be in \[0, 1\]"),
         (dict(tint_grey=-0.2), r"tint_grey must be a probability in \[0, 1\]"),
         (dict(tint_grey=1.01), r"tint_grey must be a probability in \[0, 1\]"),
+        (dict(linear_darken=1.5), r"linear_darken must be a probability in \[0, 1\]"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(overrides, message):
@@ -195,3 +196,19 @@ def _channel_spread(window):
     std = torch.tensor(OPENAI_CLIP_STD)[:, None, None]
     pixels = window * std + mean
     return float((pixels.max(dim=-3).values - pixels.min(dim=-3).values).max())
+
+
+def test_linear_darken_reaches_the_darken_ladders():
+    from datasets_scripts.ladders import LINEAR_DARKEN_GAINS
+
+    plain = _batches(seed=4, type_ids=[17], ladders_per_batch=2, pool=2)
+    linear = _batches(seed=4, type_ids=[17], ladders_per_batch=2, pool=2, linear_darken=1.0)
+    a, b = plain[0]["pixel_values"], linear[0]["pixel_values"]
+    for k in (0, 6):  # each ladder: the same pristine window, other darker levels
+        assert torch.equal(a[k], b[k]) and not torch.equal(a[k + 5], b[k + 5])
+    mean = torch.tensor(OPENAI_CLIP_MEAN)[:, None, None]
+    std = torch.tensor(OPENAI_CLIP_STD)[:, None, None]
+    pixels = b * std + mean
+    assert float(pixels[5].mean()) < float(pixels[0].mean()) * LINEAR_DARKEN_GAINS[4] ** (1 / 2.4) * 1.2
+    mixed = _batches(seed=4, type_ids=[1, 17], ladders_per_batch=2, pool=2, linear_darken=1.0)
+    assert mixed[0]["pixel_values"].shape == a.shape

@@ -169,6 +169,12 @@ class DataArguments:
                           "(its chroma then follows its luminance, as in foliage), so that fine colour texture in a "
                           "pristine photo is not learnt as a distortion (0: grey photos stay grey)."},
     )
+    ladder_sky_dead_leaves: int = field(
+        default=0,
+        metadata={"help": "ladders: this many more procedural dead-leaves references with a bright hazy sky behind "
+                          "the discs (datasets_scripts/dead_leaves.py, sky=True), so that a large bright region is "
+                          "part of a pristine scene, not only of over-exposure (0: none)."},
+    )
     ladder_linear_darken: float = field(
         default=0.0,
         metadata={"help": "ladders: make a Darken ladder with this probability as a camera under-exposes (linear "
@@ -650,6 +656,9 @@ def check_ladder_augmentations(data_args):
             check(value)
         except ValueError as error:
             raise SystemExit(f"{flag}: {error}") from None
+    for flag, count in (("--ladder_dead_leaves", data_args.ladder_dead_leaves), ("--ladder_sky_dead_leaves", data_args.ladder_sky_dead_leaves)):
+        if count < 0:
+            raise SystemExit(f"{flag} must be a count >= 0, got {count}")
 
 
 def main(argv=None):
@@ -773,7 +782,7 @@ def main(argv=None):
             front=FrozenFront(liqe_model(), front_layers(model_args)) if data_args.cache_frozen_front else None, photo_set=data_args.ladder_photos,
             dead_leaves=data_args.ladder_dead_leaves, exposure_jitter=data_args.ladder_exposure_jitter,
             dead_leaves_texture=data_args.ladder_dead_leaves_texture, tint_grey=data_args.ladder_tint_grey,
-            linear_darken=data_args.ladder_linear_darken,
+            linear_darken=data_args.ladder_linear_darken, sky_dead_leaves=data_args.ladder_sky_dead_leaves,
         )
         data_plan["ladders"] = [data_args.ladders_per_step, data_args.new_ladders_per_step, data_args.ladder_pool,
                                 list(data_args.ladder_distortions), data_args.cache_frozen_front, data_args.ladder_photos]
@@ -785,6 +794,8 @@ def main(argv=None):
             data_plan["ladders"].append(["exposure_jitter", data_args.ladder_exposure_jitter])
         if data_args.ladder_tint_grey:
             data_plan["ladders"].append(["tint_grey", data_args.ladder_tint_grey])
+        if data_args.ladder_sky_dead_leaves:
+            data_plan["ladders"].append(["sky_dead_leaves", data_args.ladder_sky_dead_leaves])
         if data_args.ladder_linear_darken:
             data_plan["ladders"].append(["linear_darken", data_args.ladder_linear_darken])
     elif data_args.train_source != "corpora":

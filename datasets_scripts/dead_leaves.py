@@ -51,7 +51,13 @@ def texture_fields(big, count, rng):
     return fields
 
 
-def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersample=2, coverage=3.0, texture=0.0):
+# A bright hazy or overcast sky (sRGB), top and horizon: the background of `sky=True` images.
+SKY_TOP = np.array([[200, 215, 235], [225, 230, 240], [235, 238, 242]], dtype=np.float64)
+SKY_HORIZON = np.array([[240, 243, 248], [250, 250, 250], [245, 242, 235]], dtype=np.float64)
+
+
+def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersample=2, coverage=3.0, texture=0.0,
+                      sky=False):
     """One (size, size, 3) uint8 dead-leaves image, a pure function of its arguments.
 
     Args:
@@ -65,6 +71,10 @@ def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersa
             fields at a contrast drawn from U(0, t) (relative std): pristine references with fine natural texture,
             so that texture is not read as noise (an unseen photo of foliage was). Drawn after the discs: the
             discs of a seed are the same with or without texture.
+        sky: a bright hazy sky (a vertical gradient to near white, luminance ~0.85-0.98) behind fewer discs whose
+            centres lie in the lower two thirds, so that a large bright, nearly flat region is part of a pristine
+            scene (an unseen photo of a pagoda against a white sky read as over-exposed). Its own stream: the
+            images of a seed differ from the plain ones.
     """
     if size < 8 or supersample < 1 or not 0 < min_radius:
         raise ValueError(f"need size >= 8, supersample >= 1 and min_radius > 0 (got {size}, {supersample}, {min_radius})")
@@ -73,7 +83,7 @@ def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersa
         raise ValueError(f"max_radius ({max_radius}) must exceed min_radius ({min_radius})")
     if not 0.0 <= texture <= 1.0:
         raise ValueError(f"texture must be in [0, 1] (a relative contrast), got {texture}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([*np.atleast_1d(seed).tolist(), 104729] if sky else seed)
     big = size * supersample
     # Each image draws its colours from a few palette anchors (a coherent scene, not confetti).
     anchors = PALETTE[rng.choice(len(PALETTE), size=int(rng.integers(3, 6)), replace=False)]
@@ -82,6 +92,14 @@ def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersa
     # A per-image colour cast and contrast, so the set spans dim, bright, warm and cold scenes.
     cast = rng.uniform(0.8, 1.2, size=3)
     gain = rng.uniform(0.6, 1.15)
+    top_of_discs = None
+    if sky:  # a bright sky stays bright: a gentle cast and gain only, fewer discs, none centred in the top third
+        cast, gain = rng.uniform(0.97, 1.03, size=3), rng.uniform(0.95, 1.05)
+        k = int(rng.integers(len(SKY_TOP)))
+        t = np.linspace(0.0, 1.0, big, dtype=np.float32)[:, None, None] ** rng.uniform(0.5, 2.0)
+        canvas[:] = (1.0 - t) * SKY_TOP[k] + t * SKY_HORIZON[k]
+        coverage = min(coverage, float(rng.uniform(0.4, 1.0)))
+        top_of_discs = big / 3.0
     r_min, r_max = min_radius * supersample, max_radius * supersample
     area = 0.0
     discs = []  # (y0, y1, x0, x1, inside) of each drawn disc, for the texture pass
@@ -90,7 +108,7 @@ def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersa
         # Inverse-CDF draw from p(r) ~ r^-3 on [r_min, r_max].
         u = rng.random()
         r = 1.0 / np.sqrt(1.0 / r_min**2 - u * (1.0 / r_min**2 - 1.0 / r_max**2))
-        cy, cx = rng.uniform(-r, big + r, size=2)
+        cy, cx = rng.uniform(top_of_discs if sky else -r, big + r), rng.uniform(-r, big + r)
         y0, y1 = max(0, int(cy - r)), min(big, int(cy + r) + 1)
         x0, x1 = max(0, int(cx - r)), min(big, int(cx + r) + 1)
         area += np.pi * r * r
@@ -128,16 +146,18 @@ def dead_leaves_image(size=512, seed=0, min_radius=6.0, max_radius=None, supersa
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
 
 
-def dead_leaves_photos(count, seed=0, size=512, texture=0.0):
-    """`count` dead-leaves images as `datasets_scripts.ladders.load_photos` entries (name, image, grey, ...)."""
+def dead_leaves_photos(count, seed=0, size=512, texture=0.0, sky=False):
+    """`count` dead-leaves images as `datasets_scripts.ladders.load_photos` entries (name, image, grey, ...);
+    `sky=True`: the bright-sky kind (`dead_leaves_image`), named dead_leaves_sky_SEED_INDEX."""
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
+    kind = "dead_leaves_sky" if sky else "dead_leaves"
     return [
         {
-            "name": f"dead_leaves_{seed}_{index}",
-            "image": dead_leaves_image(size=size, seed=[int(seed), index], texture=texture),
+            "name": f"{kind}_{seed}_{index}",
+            "image": dead_leaves_image(size=size, seed=[int(seed), index], texture=texture, sky=sky),
             "grey": False,
-            "source": f"datasets_scripts/dead_leaves.py (seed {seed}, image {index}, texture {texture})",
+            "source": f"datasets_scripts/dead_leaves.py (seed {seed}, image {index}, texture {texture}{', sky' if sky else ''})",
             "licence": "generated (this repository's licence)",
         }
         for index in range(int(count))

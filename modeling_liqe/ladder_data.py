@@ -23,7 +23,7 @@ import torch
 PHOTO_SETS = ("bundled", "bundled+")
 
 
-def _photos(photo_set, dead_leaves=0, dead_leaves_texture=0.0):
+def _photos(photo_set, dead_leaves=0, dead_leaves_texture=0.0, sky_dead_leaves=0):
     from datasets_scripts.ladders import EXTRA_TRAINING_PHOTOS, TRAINING_PHOTOS, load_photos
 
     if photo_set not in PHOTO_SETS:
@@ -37,6 +37,10 @@ def _photos(photo_set, dead_leaves=0, dead_leaves_texture=0.0):
 
         # Seed 0 always: the same procedural references whatever the run's seed (recorded in the data plan).
         photos += dead_leaves_photos(dead_leaves, seed=0, texture=dead_leaves_texture)
+    if sky_dead_leaves:
+        from datasets_scripts.dead_leaves import dead_leaves_photos
+
+        photos += dead_leaves_photos(sky_dead_leaves, seed=0, texture=dead_leaves_texture, sky=True)
     return photos
 
 
@@ -63,6 +67,8 @@ class LadderBatches(torch.utils.data.Dataset):
         photo_set: which photos (``"bundled"``: `datasets_scripts.ladders.TRAINING_PHOTOS`).
         dead_leaves: how many procedural dead-leaves references (`datasets_scripts/dead_leaves.py`, seed 0) join
             the photos; a ladder picks its reference uniformly among all of them.
+        sky_dead_leaves: how many more dead-leaves references with a bright hazy sky (`dead_leaves_image(sky=True)`,
+            seed 0) join them.
         dead_leaves_texture: the dead-leaves discs' 1/f texture contrast, up to (`dead_leaves_image`; 0: flat).
         exposure_jitter: log-gain range of a random exposure of each reference crop (`LadderSampler`; 0: none).
         tint_grey: the probability that a grey photo's crop is coloured by a random two-colour ramp
@@ -75,7 +81,8 @@ class LadderBatches(torch.utils.data.Dataset):
 
     def __init__(self, ladders_per_batch=16, new_per_batch=1, pool=256, seed=0, rank=0, crop_size=224,
                  image_mean=(0.5, 0.5, 0.5), image_std=(0.5, 0.5, 0.5), type_ids=None, photo_set="bundled", front=None, dead_leaves=0,
-                 exposure_jitter=0.0, dead_leaves_texture=0.0, tint_grey=0.0, linear_darken=0.0):
+                 exposure_jitter=0.0, dead_leaves_texture=0.0, tint_grey=0.0, linear_darken=0.0,
+                 sky_dead_leaves=0):
         if ladders_per_batch < 1:
             raise ValueError(f"ladders_per_batch must be >= 1, got {ladders_per_batch}")
         if not 1 <= new_per_batch <= ladders_per_batch:
@@ -88,6 +95,9 @@ class LadderBatches(torch.utils.data.Dataset):
         if int(dead_leaves) != dead_leaves or dead_leaves < 0:
             raise ValueError(f"dead_leaves must be a count >= 0, got {dead_leaves!r}")
         self.dead_leaves = int(dead_leaves)
+        if int(sky_dead_leaves) != sky_dead_leaves or sky_dead_leaves < 0:
+            raise ValueError(f"sky_dead_leaves must be a count >= 0, got {sky_dead_leaves!r}")
+        self.sky_dead_leaves = int(sky_dead_leaves)
         from datasets_scripts.ladders import checked_exposure_jitter, checked_linear_darken, checked_tint_grey
 
         # Checked here, not first in the DataLoader worker that builds the sampler.
@@ -131,7 +141,7 @@ class LadderBatches(torch.utils.data.Dataset):
         if ladder_id in self._cache:
             return self._cache[ladder_id]
         if self._photos is None:
-            self._photos = _photos(self.photo_set, self.dead_leaves, self.dead_leaves_texture)
+            self._photos = _photos(self.photo_set, self.dead_leaves, self.dead_leaves_texture, self.sky_dead_leaves)
         sampler = LadderSampler(self._photos, crop_size=self.crop_size, type_ids=self.type_ids,
                                 seed=[self.seed, self.rank, int(ladder_id)], exposure_jitter=self.exposure_jitter,
                                 tint_grey=self.tint_grey, linear_darken=self.linear_darken)

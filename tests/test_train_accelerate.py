@@ -516,6 +516,8 @@ def test_validation_photos_are_evaluated_and_count_in_the_selection(corpus, tmp_
         (dict(ladder_tint_grey=1.5), r"--ladder_tint_grey: tint_grey must be a probability in \[0, 1\], got 1.5"),
         (dict(ladder_tint_grey=-0.5), r"--ladder_tint_grey: tint_grey must be a probability in \[0, 1\], got -0.5"),
         (dict(ladder_exposure_jitter=2.5), r"--ladder_exposure_jitter: exposure_jitter must be in \[0, 2\]"),
+        (dict(ladder_sky_dead_leaves=-1), "--ladder_sky_dead_leaves must be a count >= 0, got -1"),
+        (dict(ladder_dead_leaves=-4), "--ladder_dead_leaves must be a count >= 0, got -4"),
         (dict(ladder_linear_darken=3), r"--ladder_linear_darken: linear_darken must be a probability in \[0, 1\], got 3"),
     ],
 )

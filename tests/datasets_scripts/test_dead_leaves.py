@@ -4,6 +4,8 @@ from PIL import Image
 
 from datasets_scripts.dead_leaves import dead_leaves_image, dead_leaves_photos, main
 
+LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601, as the NSS front's exposure units
+
 
 def test_an_image_is_a_pure_function_of_its_seed():
     a = dead_leaves_image(96, seed=[0, 3])
@@ -45,6 +47,24 @@ def test_texture_adds_fine_detail_inside_the_same_discs(size):
     assert "texture 0.3" in photos[1]["source"]
 
 
+@pytest.mark.parametrize("size", [48, 129, 256])
+def test_sky_images_have_a_bright_nearly_flat_top_third_above_the_discs(size):
+    for index in range(6):
+        sky = dead_leaves_image(size, seed=[0, index], sky=True)
+        assert sky.shape == (size, size, 3) and sky.dtype == np.uint8
+        assert np.array_equal(sky, dead_leaves_image(size, seed=[0, index], sky=True))
+        assert not np.array_equal(sky, dead_leaves_image(size, seed=[0, index]))  # its own stream
+        luminance = (sky.astype(np.float64) / 255.0) @ LUMA
+        top = luminance[: size // 4]
+        # no disc is centred in the top third, so only large discs reach into its top quarter
+        assert np.median(top) > 0.8 and (top > 0.75).mean() > 0.6, (index, np.median(top))
+        assert luminance[size // 3 :].min() < 0.6  # discs below: a scene, not a blank sky
+    # the set spans both: with sky a large share of the pixels is brighter than 0.92 in some images, never without
+    bright = [((dead_leaves_image(96, seed=[0, i], sky=True) / 255.0) @ LUMA > 0.92).mean() for i in range(8)]
+    plain = [((dead_leaves_image(96, seed=[0, i]) / 255.0) @ LUMA > 0.92).mean() for i in range(8)]
+    assert max(bright) > 0.3 and max(plain) < 0.1
+
+
 def test_edges_are_anti_aliased_by_the_supersampling():
     # Rendered at 3x and box-reduced, an edge passes through intermediate values; without it only leaf colours.
     smooth = dead_leaves_image(128, seed=1, supersample=3)
@@ -75,6 +95,12 @@ def test_photos_are_named_by_seed_and_index_with_their_source():
     assert np.array_equal(photos[1]["image"], dead_leaves_image(64, seed=[2, 1]))
     with pytest.raises(ValueError, match="count must be >= 1"):
         dead_leaves_photos(0)
+
+
+def test_sky_photos_have_their_own_names_and_source():
+    photos = dead_leaves_photos(2, seed=0, size=48, sky=True)
+    assert [p["name"] for p in photos] == ["dead_leaves_sky_0_0", "dead_leaves_sky_0_1"]
+    assert "sky" in photos[0]["source"] and np.array_equal(photos[1]["image"], dead_leaves_image(48, seed=[0, 1], sky=True))
 
 
 def test_the_command_writes_pngs(tmp_path):

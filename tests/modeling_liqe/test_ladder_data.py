@@ -110,6 +110,8 @@ def test_with_a_front_the_batch_holds_its_output_computed_once_per_ladder():
         (dict(tint_grey=-0.2), r"tint_grey must be a probability in \[0, 1\]"),
         (dict(tint_grey=1.01), r"tint_grey must be a probability in \[0, 1\]"),
         (dict(linear_darken=1.5), r"linear_darken must be a probability in \[0, 1\]"),
+        (dict(sky_dead_leaves=-2), "sky_dead_leaves must be a count >= 0, got -2"),
+        (dict(sky_dead_leaves=0.5), "sky_dead_leaves must be a count >= 0, got 0.5"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(overrides, message):
@@ -212,3 +214,18 @@ def test_linear_darken_reaches_the_darken_ladders():
     assert float(pixels[5].mean()) < float(pixels[0].mean()) * LINEAR_DARKEN_GAINS[4] ** (1 / 2.4) * 1.2
     mixed = _batches(seed=4, type_ids=[1, 17], ladders_per_batch=2, pool=2, linear_darken=1.0)
     assert mixed[0]["pixel_values"].shape == a.shape
+
+
+def test_sky_dead_leaves_join_the_photos_after_the_plain_ones():
+    from datasets_scripts.dead_leaves import dead_leaves_image
+    from datasets_scripts.ladders import TRAINING_PHOTOS
+    from modeling_liqe.ladder_data import _photos
+
+    photos = _photos("bundled", dead_leaves=2, sky_dead_leaves=3)
+    assert [p["name"] for p in photos] == (list(TRAINING_PHOTOS) + ["dead_leaves_0_0", "dead_leaves_0_1"]
+                                           + [f"dead_leaves_sky_0_{i}" for i in range(3)])
+    assert np.array_equal(photos[-1]["image"], dead_leaves_image(512, seed=[0, 2], sky=True))
+    assert [p["name"] for p in _photos("bundled", sky_dead_leaves=1)][-1] == "dead_leaves_sky_0_0"  # without plain ones
+    data = _batches(sky_dead_leaves=2, ladders_per_batch=2, pool=2)
+    data[0]
+    assert len(data._photos) == len(TRAINING_PHOTOS) + 2

@@ -206,8 +206,11 @@ did not move off chance in the minutes this machine gives (`research/LOG.md`, ro
   distortions, aesthetics or content. Scores across different photos are not comparable in any calibrated way.
 - Classes below target above: see the tables (✗); distortion types whose held-out level SRCC is under 0.9:
   {weak_types}. The distortion-class accuracy misses 0.6 in most classes.
-- Unseen groups below 0.85: {weak_unseen}. China (foliage beside sky) is the hard one: its fine texture is
-  distortion-like, so darkening it (less texture energy) can read as an improvement.
+- Unseen groups below 0.85: {weak_unseen}. China (a pagoda and trees against a bright hazy sky) is the hard one:
+  its share of near-white patches lies 7 standard deviations above the training references' (which hold a large
+  bright region only when over-exposed) and its fine detail reads as distortion-like texture; the fixed front's
+  energies are not divided by the luminance, so darkening it (less bright share, less texture energy) can read as an
+  improvement. Darker versions of bright, detailed scenes may score above the original (research/LOG.md, session 18).
 - The 8-px JPEG-grid features assume the window is aligned to the JPEG grid (true unless the image was resized).
 - Exposure: dark or night photos (few in training) are often scored low whatever their quality.
 - The scene axis is absent (quality x distortion variant): there is no scene prediction.

@@ -96,6 +96,12 @@ class ModelArguments:
                           "window as soft maxima / minima (needs >= 4 layers and >= 11 heads: --geometry demo-spread)."},
     )
     nss_calibration_ladders: int = field(default=12, metadata={"help": "vision_init nss: ladders to standardise on."})
+    nss_luminance_normalised: bool = field(
+        default=False,
+        metadata={"help": "vision_init nss / nss_spread: the front's log energies become log Weber contrasts (minus "
+                          "the log of the window's or the patch's mean luminance), so that a photo whose light is "
+                          "scaled keeps its energies and shows its exposure only in the luminance features."},
+    )
     freeze: List[str] = field(
         default_factory=list,
         metadata={"help": "Regular expressions: parameters whose name matches one (re.search) stay fixed, e.g. "
@@ -366,14 +372,18 @@ def build_model(model_args, seed):
                 image_processor.image_mean, image_processor.image_std, seed=seed,
             )
             try:
-                nss_init_(model, seed=seed, calibration_images=calibration, spread=model_args.vision_init == "nss_spread")
+                nss_init_(model, seed=seed, calibration_images=calibration, spread=model_args.vision_init == "nss_spread",
+                          luminance_normalised=model_args.nss_luminance_normalised)
             except ValueError as error:
                 raise SystemExit(f"--vision_init {model_args.vision_init}: {error}")
             description = (f"trained from the hand-built natural-scene-statistics start (modeling_liqe/nss_init.py"
-                           f"{', with pooling across the window' if model_args.vision_init == 'nss_spread' else ''}) "
+                           f"{', with pooling across the window' if model_args.vision_init == 'nss_spread' else ''}"
+                           f"{', luminance-normalised energies' if model_args.nss_luminance_normalised else ''}) "
                            f"at the {model_args.geometry} geometry, no pretrained weights")
     if model_args.vision_init not in ("random", "nss", "nss_spread"):
         raise SystemExit(f"--vision_init must be 'random', 'nss' or 'nss_spread', got {model_args.vision_init!r}")
+    if model_args.nss_luminance_normalised and model_args.vision_init == "random":
+        raise SystemExit("--nss_luminance_normalised needs --vision_init nss or nss_spread (it shapes their fixed front)")
     if model_args.vision_init != "random" and source:
         raise SystemExit(f"--vision_init {model_args.vision_init} builds a vision tower from scratch: do not give "
                          f"--model_name_or_path with it")

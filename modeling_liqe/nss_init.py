@@ -30,6 +30,11 @@ block 3's attention pools them three ways -- uniformly, and as soft maxima and m
 the standardised log energy, the CLS token left out by an indicator channel) -- plus soft extremes of the patch
 luminance. The head is then block 4.
 
+With `luminance_normalised=True` the log energies are Weber contrasts: minus the log of the window's (pooled) or the
+patch's (per patch) mean luminance plus a small constant, so a photo whose light is scaled has the same energies, and
+its exposure shows only in the luminance features (a darker photo no longer has "less texture or noise" by
+construction: research/LOG.md, session 18).
+
 Not part of the Hub remote code: it only sets weights (the saved model is a plain `LIQEModel`).
 """
 
@@ -55,6 +60,10 @@ SPREAD_FAMILIES = ("laplacian", "box2", "box4", "chroma_diff")
 SPREAD_SHARPNESS = 2.0
 SPREAD_LUMINANCE_GAIN = 4.0
 CLS_EXCLUSION = 50.0
+# luminance_normalised=True: every log energy minus log(luminance + WEBER_CONSTANT) (the window's mean luminance for
+# the pooled energies, the patch's own for the per-patch ones), so that scaling a photo's light scales no energy;
+# the constant keeps black patches from dividing by ~0 (MSCN's C, BRISQUE).
+WEBER_CONSTANT = 0.03
 
 
 def _filter_families(patch, rng):
@@ -180,12 +189,13 @@ def _identity_layernorm(norm, width):
 
 
 @torch.no_grad()
-def nss_init_(model, seed=0, calibration_images=None, spread=False):
+def nss_init_(model, seed=0, calibration_images=None, spread=False, luminance_normalised=False):
     """Write the natural-scene-statistics construction into `model.clip`'s vision tower (in place).
 
     `calibration_images`: (N, 3, S, S) CLIP-normalised windows to standardise the log energies on (pristine and
     distorted training crops); without them the logs stay unstandardised. `spread`: also pool the per-patch
     statistics across the window (soft maxima / minima, a third fixed block; see the module's docstring).
+    `luminance_normalised`: the log energies become log Weber contrasts (see the module's docstring).
     Returns the `NSSLayout` (its `front_layers`: how many leading blocks are the fixed front).
     """
     vision = model.clip.vision_model
@@ -275,6 +285,17 @@ def nss_init_(model, seed=0, calibration_images=None, spread=False):
         # The same log of each patch's own energy (the energy channels still hold the token's value).
         for family in SPREAD_FAMILIES:
             hidden = _write_log(mlp, hidden, layout.energy[family], layout.patch_log[family], layout.patch_log_balance)
+    if luminance_normalised:
+        # minus log(L + c): the pooled colour channel holds 2 x the mean over patches of (L - offset), the dc row the
+        # patch's own L - offset.
+        offset = float((LUMA * np.asarray(OPENAI_CLIP_MEAN)).sum())
+        dc_row = layout.raw[[name for name, _, _ in layout.rows].index("dc")]
+        pooled_energies = [layout.log[f] for f in layout.energy_families if f not in layout.exposure_families]
+        hidden = _write_log(mlp, hidden, layout.pooled_colour[0], pooled_energies, layout.log_balance, scale=0.5,
+                            shift=offset + WEBER_CONSTANT, sign=-1.0)
+        if spread:
+            hidden = _write_log(mlp, hidden, dc_row, [layout.patch_log[f] for f in SPREAD_FAMILIES], layout.patch_log_balance,
+                                shift=offset + WEBER_CONSTANT, sign=-1.0)
 
     if calibration_images is not None:
         logs = _cls_channels(model, calibration_images, [layout.log[f] for f in layout.energy_families])
@@ -323,20 +344,24 @@ def nss_init_(model, seed=0, calibration_images=None, spread=False):
     return layout
 
 
-def _write_log(mlp, hidden, source, target, balance):
-    """MLP units from `hidden` on: channel `target` = piecewise-linear log of channel `source` (knots LOG_KNOTS; relu
-    ~ quick_gelu(s z) / s with s = 8 / knot), `balance` = minus it. Returns the next free hidden unit."""
+def _write_log(mlp, hidden, source, target, balance, scale=1.0, shift=0.0, sign=1.0):
+    """MLP units from `hidden` on: channel `target` (or each channel of a list) += `sign` x the piecewise-linear log
+    of `scale` x channel `source` + `shift` (knots LOG_KNOTS; relu ~ quick_gelu(s z) / s with s = 8 / knot),
+    `balance` = minus what the targets get. Returns the next free hidden unit."""
+    targets = list(target) if isinstance(target, (list, tuple)) else [target]
     slopes = [math.log(2.0) / t for t in LOG_KNOTS]
     for k, knot in enumerate(LOG_KNOTS):
         s = 8.0 / knot
-        weight = slopes[k] - (slopes[k - 1] if k else 0.0)
-        mlp.fc1.weight[hidden, source] = s
-        mlp.fc1.bias[hidden] = -s * knot
-        mlp.fc2.weight[target, hidden] = weight / s
-        mlp.fc2.weight[balance, hidden] = -weight / s
+        weight = sign * (slopes[k] - (slopes[k - 1] if k else 0.0))
+        mlp.fc1.weight[hidden, source] = s * scale
+        mlp.fc1.bias[hidden] = s * (shift - knot)
+        for channel in targets:
+            mlp.fc2.weight[channel, hidden] = weight / s
+        mlp.fc2.weight[balance, hidden] -= len(targets) * weight / s
         hidden += 1
-    mlp.fc2.bias[target] = math.log(LOG_KNOTS[0])
-    mlp.fc2.bias[balance] -= math.log(LOG_KNOTS[0])
+    for channel in targets:
+        mlp.fc2.bias[channel] += sign * math.log(LOG_KNOTS[0])
+    mlp.fc2.bias[balance] -= len(targets) * sign * math.log(LOG_KNOTS[0])
     return hidden
 
 

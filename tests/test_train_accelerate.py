@@ -516,6 +516,8 @@ def test_validation_photos_are_evaluated_and_count_in_the_selection(corpus, tmp_
         (dict(ladder_tint_grey=1.5), r"--ladder_tint_grey: tint_grey must be a probability in \[0, 1\], got 1.5"),
         (dict(ladder_tint_grey=-0.5), r"--ladder_tint_grey: tint_grey must be a probability in \[0, 1\], got -0.5"),
         (dict(ladder_exposure_jitter=2.5), r"--ladder_exposure_jitter: exposure_jitter must be in \[0, 2\]"),
+        (dict(vision_init="random", freeze="", cache_frozen_front="false", nss_luminance_normalised="true"),
+         "--nss_luminance_normalised needs --vision_init nss or nss_spread"),
         (dict(ladder_sky_dead_leaves=-1), "--ladder_sky_dead_leaves must be a count >= 0, got -1"),
         (dict(ladder_dead_leaves=-4), "--ladder_dead_leaves must be a count >= 0, got -4"),
         (dict(ladder_linear_darken=3), r"--ladder_linear_darken: linear_darken must be a probability in \[0, 1\], got 3"),
@@ -710,3 +712,18 @@ def test_the_default_config_shortened_leaves_a_folder_that_loads_without_this_pa
     for path, row in rows.items():
         assert row["error"] is None
         assert result["images"][path.split("/")[-1]]["score"] == pytest.approx(row["score"], abs=1e-5)
+
+
+def test_the_luminance_normalised_front_trains_from_its_cache_and_stays_fixed(corpus, tmp_path):
+    result = main(ladder_args(corpus, tmp_path / "run", max_train_steps=2, nss_luminance_normalised="true"))
+    assert result["completed_steps"] == 2
+    start = _weights(_fresh_start(corpus, tmp_path / "start", nss_luminance_normalised="true"))
+    absolute = _weights(_fresh_start(corpus, tmp_path / "absolute"))
+    final = _weights(tmp_path / "run" / "final_model")
+    front = _front(final)
+    # the fixed front is the normalised start, untouched by training, and it differs from the absolute one where the
+    # logs are written (block 2's MLP)
+    assert front and all(torch.equal(front[k], start[k]) for k in front)
+    differs = [k for k in front if not torch.equal(start[k], absolute[k])]
+    assert differs and all(k.startswith("clip.vision_model.encoder.layers.1.mlp") for k in differs)
+    assert "luminance-normalised energies" in (tmp_path / "run" / "final_model" / "README.md").read_text()

@@ -156,3 +156,56 @@ def test_spread_needs_a_fourth_block_and_enough_heads():
         nss_init_(_spread_model(heads=7), spread=True)
     with pytest.raises(ValueError, match="width >= 187"):
         nss_init_(_spread_model(width=176, heads=16), spread=True)
+
+
+EXPOSURE_FEATURES = ("luminance", "rg", "yb", "max_luminance", "min_luminance")
+
+
+def _energy_columns(layout):
+    return [i for i, name in enumerate(layout.feature_names())
+            if not (name.startswith(("shadow", "light")) or name in EXPOSURE_FEATURES)]
+
+
+@pytest.mark.parametrize("spread", [False, True])
+@pytest.mark.parametrize("size", [96, 160])
+def test_luminance_normalised_energies_keep_still_when_the_light_is_scaled(spread, size):
+    from modeling_liqe.frozen_front import check_front_cache_exact
+
+    images = [_photo(size, seed) for seed in range(2)] + [_half_flat(size, seed) for seed in range(2)]
+    calibration = _normalise(images)
+    scaled = [np.clip(np.rint(image.astype(np.float32) * k), 0, 255).astype(np.uint8) for image in images for k in (0.6, 0.35)]
+    changes = {}
+    for normalised in (False, True):
+        model = _spread_model(image=size) if spread else _model(image=size)
+        layout = nss_init_(model, seed=0, calibration_images=calibration, spread=spread, luminance_normalised=normalised)
+        base = nss_features(model, calibration, layout).numpy()
+        darker = nss_features(model, _normalise(scaled), layout).numpy()
+        energy = _energy_columns(layout)
+        changes[normalised] = np.abs(darker[:, energy] - np.repeat(base[:, energy], 2, axis=0)).mean()
+        # the exposure features still see the darkening
+        names = layout.feature_names()
+        assert np.all(darker[:, names.index("luminance")] < np.repeat(base[:, names.index("luminance")], 2) - 0.1)
+        if normalised and spread:
+            model.set_prompt_tokens(torch.full((model.config.num_prompts, 4), 49407))
+            model.requires_grad_(False)
+            for p in model.clip.vision_model.encoder.layers[3].mlp.parameters():
+                p.requires_grad_(True)
+            assert check_front_cache_exact(model, calibration, front_layers=layout.front_layers) <= 1e-6
+    assert changes[True] < 0.35 * changes[False], changes
+
+
+def test_luminance_normalised_energies_still_follow_noise_and_blur():
+    from scipy import ndimage
+
+    model = _spread_model()
+    photo = _photo(96, seed=3)
+    calibration = _normalise([_photo(96, seed) for seed in range(4)])
+    layout = nss_init_(model, seed=0, calibration_images=calibration, spread=True, luminance_normalised=True)
+    names = layout.feature_names()
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(photo + rng.normal(0, s, photo.shape), 0, 255).astype(np.uint8) for s in (0, 8, 20)]
+    blurred = [photo] + [ndimage.gaussian_filter(photo, sigma=(s, s, 0)) for s in (1.0, 2.5)]
+    noise_features = nss_features(model, _normalise(noisy), layout).numpy()
+    blur_features = nss_features(model, _normalise(blurred), layout).numpy()
+    assert np.all(np.diff(noise_features[:, names.index("min_laplacian")]) > 0.3)
+    assert np.all(np.diff(blur_features[:, names.index("laplacian")]) < -0.3)

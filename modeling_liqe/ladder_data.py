@@ -32,15 +32,12 @@ def _photos(photo_set, dead_leaves=0, dead_leaves_texture=0.0, sky_dead_leaves=0
     if photo_set == "bundled+":
         registry.update(EXTRA_TRAINING_PHOTOS)
     photos = load_photos(registry)
-    if dead_leaves:
-        from datasets_scripts.dead_leaves import dead_leaves_photos
+    from datasets_scripts.dead_leaves import dead_leaves_photos
 
-        # Seed 0 always: the same procedural references whatever the run's seed (recorded in the data plan).
-        photos += dead_leaves_photos(dead_leaves, seed=0, texture=dead_leaves_texture)
-    if sky_dead_leaves:
-        from datasets_scripts.dead_leaves import dead_leaves_photos
-
-        photos += dead_leaves_photos(sky_dead_leaves, seed=0, texture=dead_leaves_texture, sky=True)
+    # Seed 0 always: the same procedural references whatever the run's seed (recorded in the data plan).
+    for count, sky in ((dead_leaves, False), (sky_dead_leaves, True)):
+        if count:
+            photos += dead_leaves_photos(count, seed=0, texture=dead_leaves_texture, sky=sky)
     return photos
 
 

@@ -657,13 +657,13 @@ def ensure_synthetic_corpus(data_args, accelerator):
 
 def check_ladder_augmentations(data_args):
     """Stop before any work, naming the flag, when a ladder augmentation is out of range."""
-    from datasets_scripts.ladders import checked_exposure_jitter, checked_linear_darken, checked_tint_grey
+    from datasets_scripts.ladders import checked_exposure_jitter, checked_probability
 
-    for flag, check, value in (("--ladder_exposure_jitter", checked_exposure_jitter, data_args.ladder_exposure_jitter),
-                               ("--ladder_tint_grey", checked_tint_grey, data_args.ladder_tint_grey),
-                               ("--ladder_linear_darken", checked_linear_darken, data_args.ladder_linear_darken)):
+    for flag, check in (("--ladder_exposure_jitter", lambda: checked_exposure_jitter(data_args.ladder_exposure_jitter)),
+                        ("--ladder_tint_grey", lambda: checked_probability("tint_grey", data_args.ladder_tint_grey)),
+                        ("--ladder_linear_darken", lambda: checked_probability("linear_darken", data_args.ladder_linear_darken))):
         try:
-            check(value)
+            check()
         except ValueError as error:
             raise SystemExit(f"{flag}: {error}") from None
     for flag, count in (("--ladder_dead_leaves", data_args.ladder_dead_leaves), ("--ladder_sky_dead_leaves", data_args.ladder_sky_dead_leaves)):

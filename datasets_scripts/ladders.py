@@ -153,16 +153,6 @@ def checked_probability(name, value):
     return float(value)
 
 
-def checked_tint_grey(value):
-    """`value` as a float when it is a valid `tint_grey` (a probability in [0, 1]), else ValueError."""
-    return checked_probability("tint_grey", value)
-
-
-def checked_linear_darken(value):
-    """`value` as a float when it is a valid `linear_darken` (a probability in [0, 1]), else ValueError."""
-    return checked_probability("linear_darken", value)
-
-
 def duotone(image, rng):
     """A grey uint8 `image` (H, W, 3) mapped through a random two-colour ramp: a dark colour for black, a light,
     paler one of a nearby hue for white. Its chroma then varies with its luminance, as in foliage, earth or
@@ -212,8 +202,8 @@ class LadderSampler:
         self.levels = [int(level) for level in levels]
         self.permute_channels = permute_channels
         self.exposure_jitter = checked_exposure_jitter(exposure_jitter)
-        self.tint_grey = checked_tint_grey(tint_grey)
-        self.linear_darken = checked_linear_darken(linear_darken)
+        self.tint_grey = checked_probability("tint_grey", tint_grey)
+        self.linear_darken = checked_probability("linear_darken", linear_darken)
         self.rng = np.random.default_rng(seed)
 
     def random_crop(self, photo, tint=False):

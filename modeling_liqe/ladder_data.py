@@ -89,18 +89,16 @@ class LadderBatches(torch.utils.data.Dataset):
                              f"({ladders_per_batch - new_per_batch}) ladders")
         if photo_set not in PHOTO_SETS:
             raise ValueError(f"unknown ladder photo set {photo_set!r}; expected one of {PHOTO_SETS}")
-        if int(dead_leaves) != dead_leaves or dead_leaves < 0:
-            raise ValueError(f"dead_leaves must be a count >= 0, got {dead_leaves!r}")
-        self.dead_leaves = int(dead_leaves)
-        if int(sky_dead_leaves) != sky_dead_leaves or sky_dead_leaves < 0:
-            raise ValueError(f"sky_dead_leaves must be a count >= 0, got {sky_dead_leaves!r}")
-        self.sky_dead_leaves = int(sky_dead_leaves)
-        from datasets_scripts.ladders import checked_exposure_jitter, checked_linear_darken, checked_tint_grey
+        for name, count in (("dead_leaves", dead_leaves), ("sky_dead_leaves", sky_dead_leaves)):
+            if int(count) != count or count < 0:
+                raise ValueError(f"{name} must be a count >= 0, got {count!r}")
+        self.dead_leaves, self.sky_dead_leaves = int(dead_leaves), int(sky_dead_leaves)
+        from datasets_scripts.ladders import checked_exposure_jitter, checked_probability
 
         # Checked here, not first in the DataLoader worker that builds the sampler.
         self.exposure_jitter = checked_exposure_jitter(exposure_jitter)
-        self.tint_grey = checked_tint_grey(tint_grey)
-        self.linear_darken = checked_linear_darken(linear_darken)
+        self.tint_grey = checked_probability("tint_grey", tint_grey)
+        self.linear_darken = checked_probability("linear_darken", linear_darken)
         if not 0.0 <= float(dead_leaves_texture) <= 1.0:
             raise ValueError(f"dead_leaves_texture must be in [0, 1], got {dead_leaves_texture!r}")
         self.dead_leaves_texture = float(dead_leaves_texture)

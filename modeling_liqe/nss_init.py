@@ -287,9 +287,7 @@ def nss_init_(model, seed=0, calibration_images=None, spread=False, luminance_no
             hidden = _write_log(mlp, hidden, layout.energy[family], layout.patch_log[family], layout.patch_log_balance)
     if luminance_normalised:
         # minus log(L + c): the pooled colour channel holds 2 x the mean over patches of (L - offset), the dc row the
-        # patch's own L - offset.
-        offset = float((LUMA * np.asarray(OPENAI_CLIP_MEAN)).sum())
-        dc_row = layout.raw[[name for name, _, _ in layout.rows].index("dc")]
+        # patch's own L - offset (offset and dc_row as for the exposure units above).
         pooled_energies = [layout.log[f] for f in layout.energy_families if f not in layout.exposure_families]
         hidden = _write_log(mlp, hidden, layout.pooled_colour[0], pooled_energies, layout.log_balance, scale=0.5,
                             shift=offset + WEBER_CONSTANT, sign=-1.0)

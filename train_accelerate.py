@@ -187,6 +187,12 @@ class DataArguments:
                           "light times a gain per level, highlights darkened too) instead of the corpus's gamma curve "
                           "(0: always the gamma curve)."},
     )
+    ladder_sky_composite: float = field(
+        default=0.0,
+        metadata={"help": "ladders: give a reference crop with this probability a bright hazy sky over its upper part "
+                          "(datasets_scripts/ladders.py composite_sky), so that a large bright region of a photo is "
+                          "part of a pristine scene, not only of over-exposure (0: never)."},
+    )
     validation_photos: List[str] = field(
         default_factory=list,
         metadata={"help": "Photos of datasets_scripts/ladders.py EXTRA_TRAINING_PHOTOS (motorcycle, moon, cell; or "
@@ -661,7 +667,8 @@ def check_ladder_augmentations(data_args):
 
     for flag, check in (("--ladder_exposure_jitter", lambda: checked_exposure_jitter(data_args.ladder_exposure_jitter)),
                         ("--ladder_tint_grey", lambda: checked_probability("tint_grey", data_args.ladder_tint_grey)),
-                        ("--ladder_linear_darken", lambda: checked_probability("linear_darken", data_args.ladder_linear_darken))):
+                        ("--ladder_linear_darken", lambda: checked_probability("linear_darken", data_args.ladder_linear_darken)),
+                        ("--ladder_sky_composite", lambda: checked_probability("sky_composite", data_args.ladder_sky_composite))):
         try:
             check()
         except ValueError as error:
@@ -793,6 +800,7 @@ def main(argv=None):
             dead_leaves=data_args.ladder_dead_leaves, exposure_jitter=data_args.ladder_exposure_jitter,
             dead_leaves_texture=data_args.ladder_dead_leaves_texture, tint_grey=data_args.ladder_tint_grey,
             linear_darken=data_args.ladder_linear_darken, sky_dead_leaves=data_args.ladder_sky_dead_leaves,
+            sky_composite=data_args.ladder_sky_composite,
         )
         data_plan["ladders"] = [data_args.ladders_per_step, data_args.new_ladders_per_step, data_args.ladder_pool,
                                 list(data_args.ladder_distortions), data_args.cache_frozen_front, data_args.ladder_photos]
@@ -808,6 +816,8 @@ def main(argv=None):
             data_plan["ladders"].append(["sky_dead_leaves", data_args.ladder_sky_dead_leaves])
         if data_args.ladder_linear_darken:
             data_plan["ladders"].append(["linear_darken", data_args.ladder_linear_darken])
+        if data_args.ladder_sky_composite:
+            data_plan["ladders"].append(["sky_composite", data_args.ladder_sky_composite])
     elif data_args.train_source != "corpora":
         raise SystemExit(f"--train_source must be 'corpora' or 'ladders', got {data_args.train_source!r}")
     if ema is not None:

@@ -166,6 +166,35 @@ def duotone(image, rng):
     return np.clip(np.rint(((1.0 - y) * dark + y * light) * 255.0), 0, 255).astype(np.uint8)
 
 
+def composite_sky(image, rng):
+    """`image` (S, S, 3) uint8 with a bright hazy sky over its upper part, as in a landscape photo: a pale, nearly
+    grey-blue vertical gradient (sRGB luminance ~0.78-0.97, brightest at the horizon), faint low-frequency cloud
+    and a little grain, above an irregular horizon (smooth undulation plus a rough, tree-line-like edge) at
+    30-65 % of the height, feathered over ~1 px. The image below the horizon is unchanged. A pristine reference
+    then holds a large bright region without being over-exposed (research/LOG.md, session 19)."""
+    from scipy.ndimage import gaussian_filter, gaussian_filter1d
+
+    side = image.shape[0]
+    x = np.arange(image.shape[1]) / image.shape[1]
+    horizon = rng.uniform(0.30, 0.65) * side
+    for frequency in (1, 2, 4):
+        horizon += rng.uniform(0.0, 0.06 * side / np.sqrt(frequency)) * np.sin(2 * np.pi * (frequency * x + rng.uniform()))
+    horizon += gaussian_filter1d(rng.normal(0.0, 1.0, x.size), 1.5) * rng.uniform(0.0, 0.04 * side)
+    rows = np.arange(side)[:, None] + 0.5
+    alpha = np.clip(horizon[None, :] - rows + 0.5, 0.0, 1.0)  # 1 above the horizon, linear over 1 px
+    alpha = gaussian_filter(alpha, 0.6)[..., None]
+    top = rng.uniform(0.78, 0.92)
+    bright = min(top + rng.uniform(0.02, 0.08), 0.97)
+    depth = np.clip(rows / np.maximum(horizon[None, :], 1.0), 0.0, 1.0)[..., None]  # 0 at the top, 1 at the horizon
+    luminance = top + (bright - top) * depth
+    blue = np.array([-1.0, -0.2, 1.0]) * rng.uniform(0.0, 0.06)  # a pale blue cast, or none
+    sky = luminance * (1.0 + blue * (1.0 - depth))
+    sky = sky + gaussian_filter(rng.normal(0.0, 1.0, (side, image.shape[1])), side / 8.0)[..., None] * rng.uniform(0.0, 0.2)
+    sky = sky + rng.normal(0.0, rng.uniform(0.001, 0.004), sky.shape)
+    mixed = alpha * np.clip(sky, 0.0, 1.0) + (1.0 - alpha) * (np.asarray(image, dtype=np.float32) / 255.0)
+    return np.clip(np.rint(mixed * 255.0), 0, 255).astype(np.uint8)
+
+
 class LadderSampler:
     """Draws ladders forever from `photos` (see module docstring).
 
@@ -185,10 +214,12 @@ class LadderSampler:
         linear_darken: the probability that a "Darken" ladder (type 17) is made as a camera under-exposes, its
             linear light times `LINEAR_DARKEN_GAINS` (highlights darken too), instead of the corpus's gamma curve
             (which keeps white white); the levels' quality targets are the same. 0: always the gamma curve.
+        sky_composite: the probability that a crop gets a bright hazy sky over its upper part (`composite_sky`)
+            before its ladder is made (the pristine image included). 0: never.
     """
 
     def __init__(self, photos, crop_size=224, type_ids=None, levels=(1, 2, 3, 4, 5), seed=0, permute_channels=True,
-                 exposure_jitter=0.0, tint_grey=0.0, linear_darken=0.0):
+                 exposure_jitter=0.0, tint_grey=0.0, linear_darken=0.0, sky_composite=0.0):
         if not photos:
             raise ValueError("LadderSampler needs at least one photo")
         self.photos = [p for p in photos if min(p["image"].shape[:2]) >= crop_size]
@@ -204,6 +235,7 @@ class LadderSampler:
         self.exposure_jitter = checked_exposure_jitter(exposure_jitter)
         self.tint_grey = checked_probability("tint_grey", tint_grey)
         self.linear_darken = checked_probability("linear_darken", linear_darken)
+        self.sky_composite = checked_probability("sky_composite", sky_composite)
         self.rng = np.random.default_rng(seed)
 
     def random_crop(self, photo, tint=False):
@@ -224,6 +256,8 @@ class LadderSampler:
             crop = duotone(crop, self.rng)
         if self.exposure_jitter:  # drawn only when asked: the stream without it is unchanged
             crop = scale_exposure(crop, float(np.exp(self.rng.uniform(-self.exposure_jitter, self.exposure_jitter))))
+        if self.sky_composite and self.rng.random() < self.sky_composite:  # after the channel shuffle: the sky stays pale blue
+            crop = composite_sky(np.ascontiguousarray(crop), self.rng)
         return np.ascontiguousarray(crop)
 
     def sample(self, type_id=None):

@@ -72,6 +72,8 @@ class LadderBatches(torch.utils.data.Dataset):
             (`LadderSampler`; 0: grey photos stay grey).
         linear_darken: the probability that a Darken ladder scales linear light instead of the gamma curve
             (`LadderSampler`; 0: never).
+        sky_composite: the probability that a reference crop gets a bright hazy sky over its upper part
+            (`LadderSampler`; 0: never).
         front: optional `frozen_front.FrozenFront`: the batch then holds its output per image (`front_states`,
             computed once per ladder and cached) instead of the windows (`pixel_values`).
     """
@@ -79,7 +81,7 @@ class LadderBatches(torch.utils.data.Dataset):
     def __init__(self, ladders_per_batch=16, new_per_batch=1, pool=256, seed=0, rank=0, crop_size=224,
                  image_mean=(0.5, 0.5, 0.5), image_std=(0.5, 0.5, 0.5), type_ids=None, photo_set="bundled", front=None, dead_leaves=0,
                  exposure_jitter=0.0, dead_leaves_texture=0.0, tint_grey=0.0, linear_darken=0.0,
-                 sky_dead_leaves=0):
+                 sky_dead_leaves=0, sky_composite=0.0):
         if ladders_per_batch < 1:
             raise ValueError(f"ladders_per_batch must be >= 1, got {ladders_per_batch}")
         if not 1 <= new_per_batch <= ladders_per_batch:
@@ -99,6 +101,7 @@ class LadderBatches(torch.utils.data.Dataset):
         self.exposure_jitter = checked_exposure_jitter(exposure_jitter)
         self.tint_grey = checked_probability("tint_grey", tint_grey)
         self.linear_darken = checked_probability("linear_darken", linear_darken)
+        self.sky_composite = checked_probability("sky_composite", sky_composite)
         if not 0.0 <= float(dead_leaves_texture) <= 1.0:
             raise ValueError(f"dead_leaves_texture must be in [0, 1], got {dead_leaves_texture!r}")
         self.dead_leaves_texture = float(dead_leaves_texture)
@@ -139,7 +142,8 @@ class LadderBatches(torch.utils.data.Dataset):
             self._photos = _photos(self.photo_set, self.dead_leaves, self.dead_leaves_texture, self.sky_dead_leaves)
         sampler = LadderSampler(self._photos, crop_size=self.crop_size, type_ids=self.type_ids,
                                 seed=[self.seed, self.rank, int(ladder_id)], exposure_jitter=self.exposure_jitter,
-                                tint_grey=self.tint_grey, linear_darken=self.linear_darken)
+                                tint_grey=self.tint_grey, linear_darken=self.linear_darken,
+                                sky_composite=self.sky_composite)
         made = sampler.sample()
         self.generated += 1
         # Kept per ladder (small): the front's output on its windows, or the uint8 windows themselves.

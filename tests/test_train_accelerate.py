@@ -521,6 +521,7 @@ def test_validation_photos_are_evaluated_and_count_in_the_selection(corpus, tmp_
         (dict(ladder_sky_dead_leaves=-1), "--ladder_sky_dead_leaves must be a count >= 0, got -1"),
         (dict(ladder_dead_leaves=-4), "--ladder_dead_leaves must be a count >= 0, got -4"),
         (dict(ladder_linear_darken=3), r"--ladder_linear_darken: linear_darken must be a probability in \[0, 1\], got 3"),
+        (dict(ladder_sky_composite=1.2), r"--ladder_sky_composite: sky_composite must be a probability in \[0, 1\], got 1.2"),
     ],
 )
 def test_ladder_recipe_misconfigurations_stop_with_the_reason(corpus, tmp_path, overrides, message):

@@ -8,6 +8,7 @@ from datasets_scripts.ladders import (
     UNSEEN_PHOTOS,
     LINEAR_DARKEN_GAINS,
     LadderSampler,
+    composite_sky,
     duotone,
     load_photos,
     scale_exposure,
@@ -160,6 +161,51 @@ def test_linear_darken_scales_the_linear_light_of_darken_ladders_only():
     for bad in (-1.0, 2.0):
         with pytest.raises(ValueError, match=r"linear_darken must be a probability in \[0, 1\]"):
             LadderSampler(photos, crop_size=32, linear_darken=bad)
+
+
+def _luma(image):
+    return np.asarray(image, dtype=np.float64) @ np.array([0.299, 0.587, 0.114]) / 255.0
+
+
+@pytest.mark.parametrize("side", [32, 64, 224, 301])
+def test_composite_sky_puts_a_bright_smooth_sky_above_an_unchanged_foreground(side):
+    for seed in range(6):
+        for fill in (0, 90, 200):  # a black, a mid-grey and a light foreground
+            rng = np.random.default_rng(seed)
+            image = np.clip(fill + rng.normal(0, 25, (side, side, 3)), 0, 255).astype(np.uint8)
+            out = composite_sky(image, np.random.default_rng(seed))
+            assert out.shape == image.shape and out.dtype == np.uint8
+            # the horizon lies between ~12 % and ~85 % of the height: the top rows are sky, the bottom ones photo
+            top, bottom = int(0.1 * side), int(0.9 * side) + 1
+            assert np.array_equal(out[bottom:], image[bottom:])
+            sky = _luma(out[: max(top, 1)])
+            assert 0.70 < sky.mean() < 0.99, sky.mean()  # bright, not clipped white
+            assert np.abs(np.diff(sky, axis=1)).mean() < 0.02  # smooth: no texture or noise to speak of
+            assert (out[..., 2].astype(int) - out[..., 0])[: max(top, 1)].mean() >= -1  # pale blue or grey, never warm
+            changed = np.any(out != image, axis=2).mean()
+            assert 0.1 < changed < 0.9
+    # another draw, another sky
+    image = np.zeros((64, 64, 3), np.uint8)
+    assert not np.array_equal(composite_sky(image, np.random.default_rng(0)), composite_sky(image, np.random.default_rng(1)))
+
+
+def test_sky_composite_reaches_every_image_of_a_ladder_only_when_asked():
+    photos = [_photo("a", size=(96, 96)), _photo("g", size=(96, 96), grey=True, seed=3)]
+    for seed in range(3):  # probability 0 is the plain stream, draw for draw
+        plain = LadderSampler(photos, crop_size=48, seed=seed).sample()
+        zero = LadderSampler(photos, crop_size=48, seed=seed, sky_composite=0.0).sample()
+        assert np.array_equal(plain.images, zero.images) and plain.type_id == zero.type_id
+    for type_id in (1, 10, 17):  # blur, noise, darken: the sky is part of the pristine crop and of every level
+        ladder = LadderSampler(photos, crop_size=48, seed=2, sky_composite=1.0).sample(type_id=type_id)
+        assert ladder.mos[0] == PRISTINE_MOS and ladder.distortion_class[0] == -1
+        assert _luma(ladder.images[0][:4]).mean() > 0.7 > _luma(photos[0]["image"]).mean()
+        assert _luma(ladder.images[1][:4]).mean() > 0.55
+    half = LadderSampler(photos, crop_size=48, seed=5, sky_composite=0.5)
+    with_sky = [_luma(half.sample(type_id=1).images[0][:3]).mean() > 0.7 for _ in range(60)]
+    assert 10 < sum(with_sky) < 50
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=r"sky_composite must be a probability in \[0, 1\]"):
+            LadderSampler(photos, crop_size=48, sky_composite=bad)
 
 
 def test_grey_photos_never_get_colour_only_distortions():

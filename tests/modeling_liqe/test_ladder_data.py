@@ -110,6 +110,8 @@ def test_with_a_front_the_batch_holds_its_output_computed_once_per_ladder():
         (dict(tint_grey=-0.2), r"tint_grey must be a probability in \[0, 1\]"),
         (dict(tint_grey=1.01), r"tint_grey must be a probability in \[0, 1\]"),
         (dict(linear_darken=1.5), r"linear_darken must be a probability in \[0, 1\]"),
+        (dict(sky_composite=-0.5), r"sky_composite must be a probability in \[0, 1\]"),
+        (dict(sky_composite=2), r"sky_composite must be a probability in \[0, 1\]"),
         (dict(sky_dead_leaves=-2), "sky_dead_leaves must be a count >= 0, got -2"),
         (dict(sky_dead_leaves=0.5), "sky_dead_leaves must be a count >= 0, got 0.5"),
     ],
@@ -214,6 +216,19 @@ def test_linear_darken_reaches_the_darken_ladders():
     assert float(pixels[5].mean()) < float(pixels[0].mean()) * LINEAR_DARKEN_GAINS[4] ** (1 / 2.4) * 1.2
     mixed = _batches(seed=4, type_ids=[1, 17], ladders_per_batch=2, pool=2, linear_darken=1.0)
     assert mixed[0]["pixel_values"].shape == a.shape
+
+
+def test_sky_composite_reaches_the_ladders_and_is_seeded():
+    plain = _batches(seed=6, type_ids=[1], ladders_per_batch=2, pool=2)
+    sky = _batches(seed=6, type_ids=[1], ladders_per_batch=2, pool=2, sky_composite=1.0)
+    again = _batches(seed=6, type_ids=[1], ladders_per_batch=2, pool=2, sky_composite=1.0)
+    assert torch.equal(sky[0]["pixel_values"], again[0]["pixel_values"])
+    mean = torch.tensor(OPENAI_CLIP_MEAN)[:, None, None]
+    std = torch.tensor(OPENAI_CLIP_STD)[:, None, None]
+    for batch in (plain, sky):
+        assert batch[0]["pixel_values"].shape == plain[0]["pixel_values"].shape
+    top_rows = lambda batch: float((batch[0]["pixel_values"] * std + mean)[..., :3, :].mean())  # noqa: E731
+    assert top_rows(sky) > 0.7 and top_rows(sky) > top_rows(plain) + 0.05
 
 
 def test_sky_dead_leaves_join_the_photos_after_the_plain_ones():

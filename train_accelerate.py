@@ -152,7 +152,8 @@ class DataArguments:
     ladder_photos: str = field(
         default="bundled",
         metadata={"help": "ladders: 'bundled' (the 10 photos of datasets_scripts/ladders.py TRAINING_PHOTOS) or "
-                          "'bundled+' (and its 3 EXTRA_TRAINING_PHOTOS)."},
+                          "'bundled+' (and its 3 EXTRA_TRAINING_PHOTOS, the --validation_photos) or 'bundled+colour' (and its 4 "
+                          "MORE_COLOUR_PHOTOS, from the sporco wheel: fine colour texture)."},
     )
     ladder_dead_leaves: int = field(
         default=0,

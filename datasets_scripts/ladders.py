@@ -14,6 +14,7 @@ and licence. Photo sources kept out of training (the unseen-photo test) are in `
 """
 
 import zlib
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,21 @@ def _matplotlib(filename):
     return load
 
 
+def _sporco(filename):
+    """A photo of the SPORCO wheel's test images (sporco/data; its README.rst states their sources and licences), read
+    from the installed package's folder without importing it (its import pulls in plotting and FFT modules)."""
+
+    def load():
+        import importlib.util
+
+        spec = importlib.util.find_spec("sporco")
+        if spec is None:
+            raise ImportError(f"photo {filename!r} comes from the sporco wheel: pip install sporco (the train extra)")
+        return np.asarray(Image.open(Path(spec.origin).parent / "data" / filename).convert("RGB"))
+
+    return load
+
+
 # Photos used for training. The first four are the synthetic corpus's seed-0 training split (its validation
 # photo 'immunohistochemistry' and test photos 'chelsea', 'retina' are never used here).
 TRAINING_PHOTOS = {
@@ -89,6 +105,20 @@ EXTRA_TRAINING_PHOTOS = {
                    "Scharstein et al., GCPR 2014)", "not stated by scikit-image (shipped under its BSD-3-Clause files entry)"),
     "moon": (_skimage("moon"), "scikit-image (skimage.data.moon), grey", "not stated by scikit-image (shipped under its BSD-3-Clause files entry)"),
     "cell": (_skimage("cell"), "scikit-image (skimage.data.cell), grey", "CC0 (stated in skimage.data.cell)"),
+}
+
+# Four more colour photos with fine natural colour texture (petals, foliage, sails, feathers), the kind that the
+# accuracy-side models read as a distortion (research/LOG.md, session 19), for the "bundled+colour" set. From the
+# SPORCO wheel (pip install sporco; BSD-3-Clause code), whose README.rst gives each image's source and licence.
+MORE_COLOUR_PHOTOS = {
+    "sail": (_sporco("sail.png"), "SPORCO (sporco/data/sail.png; Waterloo BragZone test image)",
+             "free of copyright restrictions (Waterloo BragZone readme)"),
+    "tulips": (_sporco("tulips.png"), "SPORCO (sporco/data/tulips.png; Waterloo BragZone test image)",
+               "free of copyright restrictions (Waterloo BragZone readme)"),
+    "monarch": (_sporco("monarch.png"), "SPORCO (sporco/data/monarch.png; Waterloo BragZone test image)",
+                "free of copyright restrictions (Waterloo BragZone readme)"),
+    "kodim23": (_sporco("kodim23.png"), "SPORCO (sporco/data/kodim23.png; Kodak PhotoCD test image 23)",
+                "released by Kodak for unrestricted use (r0k.us/graphics/kodak)"),
 }
 
 # Whole photo sources never trained on: the unseen-photo test.

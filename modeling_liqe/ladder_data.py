@@ -20,17 +20,19 @@ import numpy as np
 import torch
 
 # "bundled": datasets_scripts.ladders.TRAINING_PHOTOS (10); "bundled+": those and EXTRA_TRAINING_PHOTOS (13).
-PHOTO_SETS = ("bundled", "bundled+")
+PHOTO_SETS = ("bundled", "bundled+", "bundled+colour")
 
 
 def _photos(photo_set, dead_leaves=0, dead_leaves_texture=0.0, sky_dead_leaves=0):
-    from datasets_scripts.ladders import EXTRA_TRAINING_PHOTOS, TRAINING_PHOTOS, load_photos
+    from datasets_scripts.ladders import EXTRA_TRAINING_PHOTOS, MORE_COLOUR_PHOTOS, TRAINING_PHOTOS, load_photos
 
     if photo_set not in PHOTO_SETS:
         raise ValueError(f"unknown ladder photo set {photo_set!r}; expected one of {PHOTO_SETS}")
     registry = dict(TRAINING_PHOTOS)
     if photo_set == "bundled+":
         registry.update(EXTRA_TRAINING_PHOTOS)
+    elif photo_set == "bundled+colour":
+        registry.update(MORE_COLOUR_PHOTOS)
     photos = load_photos(registry)
     from datasets_scripts.dead_leaves import dead_leaves_photos
 

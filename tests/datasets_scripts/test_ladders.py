@@ -208,6 +208,17 @@ def test_sky_composite_reaches_every_image_of_a_ladder_only_when_asked():
             LadderSampler(photos, crop_size=48, sky_composite=bad)
 
 
+def test_a_missing_sporco_wheel_names_the_photo_and_the_install(monkeypatch):
+    import importlib.util
+
+    from datasets_scripts.ladders import MORE_COLOUR_PHOTOS
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sporco" else real(name, *a))
+    with pytest.raises(ImportError, match=r"photo 'tulips.png' comes from the sporco wheel: pip install sporco"):
+        load_photos({"tulips": MORE_COLOUR_PHOTOS["tulips"]})
+
+
 def test_grey_photos_never_get_colour_only_distortions():
     sampler = LadderSampler([_photo("g", grey=True)], crop_size=32, seed=0)
     drawn = {sampler.sample().type_id for _ in range(40)}

@@ -231,6 +231,25 @@ def test_sky_composite_reaches_the_ladders_and_is_seeded():
     assert top_rows(sky) > 0.7 and top_rows(sky) > top_rows(plain) + 0.05
 
 
+def test_the_colour_photo_set_adds_the_four_sporco_photos_and_nothing_held_out():
+    from datasets_scripts.ladders import EXTRA_TRAINING_PHOTOS, MORE_COLOUR_PHOTOS, TRAINING_PHOTOS, UNSEEN_PHOTOS
+    from modeling_liqe.ladder_data import PHOTO_SETS, _photos
+
+    assert "bundled+colour" in PHOTO_SETS
+    photos = _photos("bundled+colour", dead_leaves=1)
+    names = [p["name"] for p in photos]
+    assert names == list(TRAINING_PHOTOS) + ["sail", "tulips", "monarch", "kodim23", "dead_leaves_0_0"]
+    held_out = set(UNSEEN_PHOTOS) | set(EXTRA_TRAINING_PHOTOS) | {"chelsea", "retina", "immunohistochemistry"}
+    assert not set(names) & held_out
+    for photo in photos[len(TRAINING_PHOTOS):-1]:
+        assert photo["image"].shape == (512, 768, 3) and photo["image"].dtype == np.uint8 and not photo["grey"]
+        assert np.ptp(photo["image"].astype(int), axis=2).mean() > 20  # colour photos, not grey ones
+        assert MORE_COLOUR_PHOTOS[photo["name"]][2]  # a stated licence for each
+    data = _batches(photo_set="bundled+colour", ladders_per_batch=2, pool=2)
+    data[0]
+    assert [p["name"] for p in data._photos] == list(TRAINING_PHOTOS) + list(MORE_COLOUR_PHOTOS)
+
+
 def test_sky_dead_leaves_join_the_photos_after_the_plain_ones():
     from datasets_scripts.dead_leaves import dead_leaves_image
     from datasets_scripts.ladders import TRAINING_PHOTOS

@@ -215,6 +215,8 @@ did not move off chance in the minutes this machine gives (`research/LOG.md`, ro
 - Exposure: dark or night photos (few in training) are often scored low whatever their quality.
 - The scene axis is absent (quality x distortion variant): there is no scene prediction.
 - The unseen-photo figure rests on 3 photos x 4 distortions (12 groups): it moves by ±0.1 between checkpoints.
+  On four more licensed photos never trained on (sail, tulips, monarch, kodim23 from the sporco wheel; 16 groups,
+  `research/probes/more_unseen_photos.py --set sporco`) this checkpoint scores 0.972 (research/LOG.md, session 19).
 - One seed: the same command with `--seed 1` keeps a model at level SRCC 0.844, accuracy 0.444, unseen 0.752
   (research/LOG.md, session 16): the figures above are a favourable draw of the recipe, not its guaranteed result.
 - Longer training fits the training references: in the table above the held-out level ranking falls after its

@@ -7,15 +7,16 @@ between `crop_size` and the photo's short side, shrunk to `crop_size`: never ups
 flip, 90-degree rotation and colour-channel order, so a handful of photos gives a stream that never repeats.
 
 The photos come from wheels installed here (no download): ``TRAINING_PHOTOS`` lists each with its source
-and licence. Photo sources kept out of training (the unseen-photo test) are in ``UNSEEN_PHOTOS``.
+and licence (``EXTRA_TRAINING_PHOTOS`` and ``MORE_COLOUR_PHOTOS``: the optional sets of `--ladder_photos`). Photo
+sources kept out of training (the unseen-photo test) are in ``UNSEEN_PHOTOS``.
 
     sampler = LadderSampler(load_photos(TRAINING_PHOTOS), crop_size=224, seed=0)
     ladder = sampler.sample()   # Ladder(images (6, 224, 224, 3) uint8, mos (6,), distortion_class (6,), ...)
 """
 
 import zlib
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -199,8 +200,8 @@ def duotone(image, rng):
 def composite_sky(image, rng):
     """`image` (S, S, 3) uint8 with a bright hazy sky over its upper part, as in a landscape photo: a pale, nearly
     grey-blue vertical gradient (sRGB luminance ~0.78-0.97, brightest at the horizon), faint low-frequency cloud
-    and a little grain, above an irregular horizon (smooth undulation plus a rough, tree-line-like edge) at
-    30-65 % of the height, feathered over ~1 px. The image below the horizon is unchanged. A pristine reference
+    and a little grain, above an irregular horizon (smooth undulation plus a rough, tree-line-like edge) around
+    30-65 % of the height (12-85 % at its extremes), feathered over ~1 px. The image below the horizon is unchanged. A pristine reference
     then holds a large bright region without being over-exposed (research/LOG.md, session 19)."""
     from scipy.ndimage import gaussian_filter, gaussian_filter1d
 

@@ -19,7 +19,8 @@ it does not hold. Not part of the Hub remote code.
 import numpy as np
 import torch
 
-# "bundled": datasets_scripts.ladders.TRAINING_PHOTOS (10); "bundled+": those and EXTRA_TRAINING_PHOTOS (13).
+# "bundled": datasets_scripts.ladders.TRAINING_PHOTOS (10); "bundled+": those and EXTRA_TRAINING_PHOTOS (13);
+# "bundled+colour": those and MORE_COLOUR_PHOTOS (14, from the sporco wheel).
 PHOTO_SETS = ("bundled", "bundled+", "bundled+colour")
 
 

@@ -3,19 +3,16 @@ noise, with the predicted distortion class (research/LOG.md, session 18).
 
     python research/probes/darkening_scores.py MODEL_DIR
 """
-import sys, numpy as np, torch
-from pathlib import Path
+import sys
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "research")]
+from probe_model import load_model
 from eval_demo import score_images
-from train_demo import unseen_distort, centre_window
+from train_demo import unseen_distort
 from datasets_scripts.ladders import UNSEEN_PHOTOS, load_photos
 from datasets_scripts.synthetic import DISTORTIONS_BY_ID, distort
 from modeling_liqe.configuration_liqe import DISTORTION_CLASSES
-from transformers import AutoModel, AutoProcessor
 d = sys.argv[1]
-model = AutoModel.from_pretrained(d, trust_remote_code=True).eval(); proc = AutoProcessor.from_pretrained(d, trust_remote_code=True)
+model, proc = load_model(d)
 for photo in load_photos(UNSEEN_PHOTOS):
     im = photo["image"]
     for kind, make in [("linear", lambda l: unseen_distort(im, "underexposure", l)), ("gamma", lambda l: distort(im, DISTORTIONS_BY_ID[17], l, seed=0, reference_name="x")), ("noise", lambda l: unseen_distort(im, "noise", l))]:

@@ -5,20 +5,14 @@ of 300 pristine training crops; the 8 largest per photo; and the bright share of
     python research/probes/front_feature_outliers.py MODEL_DIR
 """
 import sys, numpy as np, torch
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "research")]
-from modeling_liqe.nss_init import NSSLayout, _filter_families
+from probe_model import load_model, spread_front_features
 from datasets_scripts.ladders import TRAINING_PHOTOS, UNSEEN_PHOTOS, load_photos, LadderSampler
 from datasets_scripts.dead_leaves import dead_leaves_photos
-from transformers import AutoModel, AutoProcessor
 from modeling_liqe.ladder_data import normalise
 d = sys.argv[1]
-model = AutoModel.from_pretrained(d, trust_remote_code=True).eval(); proc = AutoProcessor.from_pretrained(d, trust_remote_code=True)
-vc = model.config.clip_config.vision_config
-layout = NSSLayout(vc.hidden_size, _filter_families(vc.patch_size, np.random.default_rng(0)), spread=True)
-names = layout.feature_names(); chans = layout.features()
+model, proc = load_model(d)
+names, chans = spread_front_features(model)
 @torch.no_grad()
 def feats(crops):
     x = normalise(np.stack(crops), proc.image_processor.image_mean, proc.image_processor.image_std)

@@ -4,16 +4,13 @@ and some training photos (research/LOG.md, session 18: the tinted-grey side effe
     python research/probes/grey_and_tinted_scores.py MODEL_DIR
 """
 import sys, colorsys, numpy as np
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "research")]
+from probe_model import load_model
 from eval_demo import score_images
 from datasets_scripts.ladders import TRAINING_PHOTOS, UNSEEN_PHOTOS, load_photos
 from modeling_liqe.configuration_liqe import DISTORTION_CLASSES
-from transformers import AutoModel, AutoProcessor
 d = sys.argv[1]
-model = AutoModel.from_pretrained(d, trust_remote_code=True).eval(); proc = AutoProcessor.from_pretrained(d, trust_remote_code=True)
+model, proc = load_model(d)
 def duotone(grey, h, s, vd):
     y = grey[..., 0].astype(np.float32)[..., None] / 255
     dark = np.array(colorsys.hsv_to_rgb(h, s, vd)); light = np.array(colorsys.hsv_to_rgb((h + 0.05) % 1, s * 0.6, 1.0))

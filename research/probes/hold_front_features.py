@@ -3,20 +3,14 @@ window, a forward hook on block 3) and print the scores (research/LOG.md, sessio
 
     python research/probes/hold_front_features.py MODEL_DIR
 """
-import sys, numpy as np, torch
-from pathlib import Path
+import sys, torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "research")]
-from modeling_liqe.nss_init import NSSLayout, _filter_families
+from probe_model import load_model, spread_front_features
 from train_demo import unseen_distort
 from datasets_scripts.ladders import UNSEEN_PHOTOS, load_photos
-from transformers import AutoModel, AutoProcessor
 d = sys.argv[1]
-model = AutoModel.from_pretrained(d, trust_remote_code=True).eval(); proc = AutoProcessor.from_pretrained(d, trust_remote_code=True)
-vc = model.config.clip_config.vision_config
-layout = NSSLayout(vc.hidden_size, _filter_families(vc.patch_size, np.random.default_rng(0)), spread=True)
-names, chans = layout.feature_names(), layout.features()
+model, proc = load_model(d)
+names, chans = spread_front_features(model)
 groups = {
     "exposure (shadow/light shares, luminance mean and extremes)": [c for n, c in zip(names, chans) if n.startswith(("shadow", "light")) or n in ("luminance", "max_luminance", "min_luminance")],
     "bright shares only": [c for n, c in zip(names, chans) if n.startswith("light")],

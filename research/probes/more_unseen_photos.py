@@ -16,11 +16,9 @@ import gradio
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "research")]
+from probe_model import load_model
 from eval_demo import _srcc, score_images  # noqa: E402
 from train_demo import UNSEEN_KINDS, unseen_distort  # noqa: E402
-from transformers import AutoModel, AutoProcessor  # noqa: E402
 
 GRADIO = Path(gradio.__file__).parent
 PHOTOS = {"tower": GRADIO / "media_assets/images/tower.jpg", "cheetah2": GRADIO / "test_data/cheetah2.jpg"}
@@ -45,8 +43,7 @@ photo_set = "gradio"
 if args[:1] == ["--set"]:
     photo_set, args = args[1], args[2:]
 for model_dir in args:
-    model = AutoModel.from_pretrained(model_dir, trust_remote_code=True).eval()
-    processor = AutoProcessor.from_pretrained(model_dir, trust_remote_code=True)
+    model, processor = load_model(model_dir)
     groups = {}
     for name, image in photos(photo_set):
         for kind in UNSEEN_KINDS:

@@ -3,18 +3,15 @@
 
     python research/probes/region_scores.py MODEL_DIR
 """
-import sys, numpy as np
-from pathlib import Path
+import sys
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "research")]
+from probe_model import load_model
 from eval_demo import score_images
 from train_demo import unseen_distort
 from sklearn.datasets import load_sample_image
 from modeling_liqe.configuration_liqe import DISTORTION_CLASSES
-from transformers import AutoModel, AutoProcessor
 d = sys.argv[1]
-model = AutoModel.from_pretrained(d, trust_remote_code=True).eval(); proc = AutoProcessor.from_pretrained(d, trust_remote_code=True)
+model, proc = load_model(d)
 im = load_sample_image("china.jpg")
 crops = {"sky": im[0:224, 380:604], "pagoda-top": im[20:244, 60:284], "pagoda-mid": im[180:404, 60:284], "trees-right": im[203:427, 416:640], "trees-left": im[203:427, 0:224], "lake": im[180:404, 330:554]}
 for name, c in crops.items():

@@ -7,12 +7,10 @@ a mix of two initialisations or fronts is meaningless, so it is refused; the fir
     python research/probes/soup_weights.py OUT_DIR A_DIR B_DIR [C_DIR ...] [--weights wA wB ...]   (default: uniform)
 """
 import argparse
-import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import probe_model  # noqa: E402,F401  (puts the repository on the path)
 from modeling_liqe import LIQEModel, LIQEProcessor  # noqa: E402
 
 CACHED = ("prompt_text_features", "prompt_text_fingerprint")

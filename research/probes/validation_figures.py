@@ -7,14 +7,12 @@ recipe. For choosing between models (e.g. an interpolation weight) without looki
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from probe_model import load_model  # noqa: E402  (puts the repository and research/ on the path)
 from eval_demo import _srcc, score_images  # noqa: E402
 
 from datasets_scripts.ladders import EXTRA_TRAINING_PHOTOS, load_photos  # noqa: E402
@@ -47,10 +45,7 @@ def main(argv=None):
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-    from transformers import AutoModel, AutoProcessor
-
-    model = AutoModel.from_pretrained(args.model_dir, trust_remote_code=True).eval()
-    processor = AutoProcessor.from_pretrained(args.model_dir, trust_remote_code=True)
+    model, processor = load_model(args.model_dir)
     images, names, types, mos, classes = zip(*validation_images())
     score, dist = score_images(model, processor, images)
     names, types, mos, classes = map(np.asarray, (names, types, mos, classes))
